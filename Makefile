@@ -1,0 +1,50 @@
+# NeuNeu — two commands do all the set-up on a fresh machine:
+#   make book   [PROFILE=smoke|cpu|full]  venv + pinned toolchain, fetch data, execute notebooks, build HTML
+#   make test                             venv + data, unit tests and strict nbval over smoke-executed notebooks
+# Offline: NEUNEU_MIRROR=<dir> make …   (a directory with the same layout as the data URLs)
+# Everything is incremental: the venv is rebuilt only when requirements change, data only when sources.toml
+# changes, a notebook only when it, the package or the profile changed.
+
+PROFILE ?= cpu
+PYTHON  ?= python3
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+FETCHED := data/cache/.fetched
+NB_OUT  := _build/nb
+NB_SMOKE := _build/nb-smoke
+export PYTHONHASHSEED := 0
+
+.PHONY: book test notebooks fetch bench clean help
+
+help:
+	@sed -n '1,6p' Makefile
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+$(FETCHED): data/sources.toml $(STAMP)
+	$(PY) -m neuneu fetch
+	touch $@
+
+fetch: $(FETCHED)
+
+notebooks: $(FETCHED)
+	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_OUT)
+
+book: notebooks
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+test: $(FETCHED)
+	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE)
+	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
+
+bench: $(FETCHED)
+	$(PY) -m neuneu.bench
+
+clean:
+	rm -rf _build

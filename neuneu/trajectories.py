@@ -1,0 +1,539 @@
+"""Public training logs → one tidy table of downstream-accuracy trajectories, and one of validation losses.
+
+Three public suites stand in for DataDecide (unreachable here), each read by one small loader:
+
+* **OLMo-2 model ladder** (Bhagia et al. 2024): in-loop evaluation CSVs, one row per checkpoint.
+* **Pythia** (Biderman et al. 2023): lm-eval v0 JSON files, one per (model, checkpoint).
+* **BigScience 1.3B data ablations** (tr3, tr12): one ``*_agg.json`` per run, lists aligned with ``checkpoints``.
+
+Choices (each one is also stated in the book's data chapter):
+
+* *OLMo task and metric.* A column ``eval/downstream/<task>[_<split>]_rc_5shot_<metric>`` is the ladder's ranked
+  classification (RC) 5-shot score. We keep ``len_norm`` (length-normalised accuracy) where the log has it and
+  ``acc`` otherwise (BoolQ); where a task has both a ``test`` and a ``val`` split we take ``test`` (larger, the
+  standard split), else ``val``. The multiple-choice-format columns (``..._mc_5shot_...``), where a log has them,
+  become separate tasks named ``<task>_mc``: the model has to emit a letter, a different skill that typically
+  sits at chance and then rises late — the "emergent" shape. 0-shot and other variants are not used.
+* *OLMo duplicates.* ``peteish-moreeval`` is byte-identical to the paper CSVs and is not loaded. The dense logs
+  (``peteish-final-new``) log the *same* training runs as the paper CSVs, so they never add a run that already
+  exists: they add the 600M runs (absent from the paper CSVs) and, for runs in both, only their ``_mc`` tasks.
+  Their ``CrossEntropyLoss`` columns read ~9.6 nats where the paper CSVs of the same runs read ~3.3 at the same
+  token count (another quantity, or a logging fault), so no loss is taken from the dense logs: the 600M runs
+  have accuracies but no losses, and are left out wherever a method needs losses.
+  Runs with a single logged checkpoint (the 28xC and 7B/13B "final" files) are skipped. The paper CSVs of the
+  7B and 13B OLMo-2 runs are split into overlapping segments; their steps are merged, the ``full`` file winning.
+* *Pythia metric.* ``acc_norm`` where lm-eval reports it, ``acc`` otherwise (this is what the NeuNeu reference
+  code did); MMLU subjects ``hendrycksTest-x`` become ``mmlu_x``; CrowS-Pairs (not an accuracy) is dropped.
+* *BigScience metric.* likewise ``acc_norm`` where present, else ``acc``; tasks without an accuracy are dropped.
+* *Steps.* Step 0 is dropped everywhere (an untrained model carries no signal about the trajectory, as in the
+  paper). Rows are sorted by step; exact duplicate rows are merged; a duplicated step with different values is
+  an error. Empty cells are dropped.
+* *Tokens and FLOPs.* From the log when it has them (OLMo ``throughput/total_tokens`` and
+  ``total_training_Gflops``; BigScience ``tokens``). Otherwise tokens = step × batch tokens (Pythia: 1024 × 2048;
+  OLMo 7B/13B: ``batch_size_in_tokens``) and FLOPs = 6·N·D with N the parameter count and D the tokens.
+* *Losses.* OLMo: the 11 validation-domain cross-entropies and their mean (``mean``); Pythia and BigScience: the
+  natural log of LAMBADA perplexity (``lambada_logppl``), the only loss-like quantity those logs have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from neuneu.paths import CACHE_DIR, DATA_DIR
+from neuneu.series import Series
+
+ACC_COLUMNS = [
+    "source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier",
+    "step", "tokens", "flops", "task", "metric", "value",
+]
+LOSS_COLUMNS = ["source", "family", "run", "step", "tokens", "flops", "loss_name", "value"]
+MIN_CHECKPOINTS = 5
+SCHEMA_VERSION = 1
+
+PYTHIA_PARAMS = {  # total parameters, Pythia paper (Biderman et al. 2023), Table 1
+    "70m": 70_426_624, "160m": 162_322_944, "410m": 405_334_016, "1b": 1_011_781_632,
+    "1.4b": 1_414_647_808, "2.8b": 2_775_208_960, "6.9b": 6_857_302_016, "12b": 11_846_072_320,
+}
+PYTHIA_TOKENS_PER_STEP = 1024 * 2048
+BIGSCIENCE_PARAMS = 1.3e9
+
+_RC_COLUMN = re.compile(
+    r"^eval/downstream/(?P<task>[a-z_]+?)(?:_(?P<split>val|test))?_(?P<fmt>rc|mc)_5shot_(?P<metric>len_norm|acc)$"
+)
+_LOSS_COLUMN = re.compile(r"^eval/(?P<domain>[a-z0-9_-]+)-validation/CrossEntropyLoss$")
+_SIZE = re.compile(r"^(?P<num>[0-9.]+)(?P<unit>[MB])$")
+
+
+class TrajectoryError(ValueError):
+    """Base class of the loaders' named errors; the message always names the offending file."""
+
+
+class MissingColumnError(TrajectoryError):
+    """A log lacks a column the loader needs."""
+
+
+class NonNumericValueError(TrajectoryError):
+    """A cell that should hold a number does not."""
+
+
+class ConflictingStepsError(TrajectoryError):
+    """The same checkpoint appears twice with different values."""
+
+
+class AccuracyRangeError(TrajectoryError):
+    """An accuracy outside [0, 1]."""
+
+
+class TooFewCheckpointsError(TrajectoryError):
+    """Fewer than MIN_CHECKPOINTS usable checkpoints: too short to be a trajectory."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What is known about one training run besides its logs."""
+
+    source: str
+    family: str
+    run: str
+    size_params: float
+    recipe: str
+    seed: str
+    compute_multiplier: float = float("nan")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The two tables every later step reads: ``accuracy`` (ACC_COLUMNS) and ``losses`` (LOSS_COLUMNS)."""
+
+    accuracy: pd.DataFrame
+    losses: pd.DataFrame
+
+    def counts(self) -> pd.DataFrame:
+        """Runs, checkpoints, tasks and (run, task) trajectories per source — the numbers the book prints."""
+        acc = self.accuracy
+        g = acc.groupby("source")
+        out = pd.DataFrame({
+            "runs": g["run"].nunique(),
+            "tasks": g["task"].nunique(),
+            "trajectories": g.apply(lambda d: d[["run", "task"]].drop_duplicates().shape[0], include_groups=False),
+            "checkpoints": g.apply(lambda d: d[["run", "step"]].drop_duplicates().shape[0], include_groups=False),
+            "points": g.size(),
+        })
+        out.loc["total"] = out.sum()
+        return out.astype(int)
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _numeric(frame: pd.DataFrame, columns: Iterable[str], path: Path) -> pd.DataFrame:
+    """Convert columns to float; empty cells become NaN, anything else unparsable is an error."""
+    out = frame.copy()
+    for col in columns:
+        raw = out[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise NonNumericValueError(f"{path.name}: non-numeric value {raw.iloc[row]!r} in column {col!r}")
+        out[col] = num.astype(float)
+    return out
+
+
+def _dedupe_steps(frame: pd.DataFrame, value_cols: Sequence[str], path: Path) -> pd.DataFrame:
+    """Sort by step and merge repeated steps; a step repeated with different values is an error."""
+    frame = frame.sort_values("step", kind="stable")
+    dup = frame["step"].duplicated(keep=False)
+    if dup.any():
+        for step, rows in frame[dup].groupby("step"):
+            vals = rows[list(value_cols)]
+            same = vals.apply(lambda c: c.dropna().nunique() <= 1).all()
+            if not same:
+                raise ConflictingStepsError(f"{path.name}: step {int(step)} appears twice with different values")
+        frame = frame.groupby("step", as_index=False, sort=True).first()
+    return frame.reset_index(drop=True)
+
+
+def _check_accuracy(values: pd.Series, path: Path) -> None:
+    bad = values[(values < 0) | (values > 1)]
+    if len(bad):
+        raise AccuracyRangeError(f"{path.name}: accuracy {float(bad.iloc[0])!r} outside [0, 1]")
+
+
+def _long(wide: pd.DataFrame, info: RunInfo, task_cols: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Wide per-checkpoint frame → long accuracy rows; ``task_cols`` maps column → (task, metric)."""
+    parts = []
+    for col, (task, metric) in task_cols.items():
+        part = wide[["step", "tokens", "flops", col]].dropna(subset=[col]).rename(columns={col: "value"})
+        parts.append(part.assign(task=task, metric=metric))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["step", "tokens", "flops", "value", "task", "metric"])
+    for field in ("source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier"):
+        frame[field] = getattr(info, field)
+    return frame[ACC_COLUMNS]
+
+
+def _long_losses(wide: pd.DataFrame, info: RunInfo, loss_cols: dict[str, str]) -> pd.DataFrame:
+    parts = []
+    for col, name in loss_cols.items():
+        part = wide[["step", "tokens", "flops", col]].dropna(subset=[col]).rename(columns={col: "value"})
+        parts.append(part.assign(loss_name=name))
+    frame = pd.concat(parts, ignore_index=True)
+    for field in ("source", "family", "run"):
+        frame[field] = getattr(info, field)
+    return frame[LOSS_COLUMNS]
+
+
+def _finish(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Drop step 0 and check there are enough checkpoints left."""
+    frame = frame[frame["step"] > 0]
+    if frame["step"].nunique() < MIN_CHECKPOINTS:
+        raise TooFewCheckpointsError(
+            f"{path.name}: {frame['step'].nunique()} checkpoints after dropping step 0; need {MIN_CHECKPOINTS}"
+        )
+    return frame.reset_index(drop=True)
+
+
+def parse_size(label: str) -> float:
+    """'190M' → 1.9e8, '1B' → 1e9."""
+    m = _SIZE.match(label)
+    if not m:
+        raise TrajectoryError(f"cannot parse model size {label!r}")
+    return float(m["num"]) * (1e6 if m["unit"] == "M" else 1e9)
+
+
+# ----------------------------------------------------------------------------------------------- OLMo ladder
+def olmo_task_columns(columns: Iterable[str], formats: tuple[str, ...] = ("rc", "mc")) -> dict[str, tuple[str, str]]:
+    """Pick one column per task (see module docstring): RC and MC 5-shot, test over val, len_norm over acc."""
+    best: dict[str, tuple[tuple[int, int], str, str]] = {}
+    for col in columns:
+        m = _RC_COLUMN.match(col)
+        if not m or m["fmt"] not in formats:
+            continue
+        task = m["task"] + ("_mc" if m["fmt"] == "mc" else "")
+        rank = ({"test": 2, "val": 1, None: 0}[m["split"]], 1 if m["metric"] == "len_norm" else 0)
+        if task not in best or rank > best[task][0]:
+            best[task] = (rank, col, m["metric"])
+    return {col: (task, metric) for task, (_, col, metric) in sorted(best.items())}
+
+
+def read_olmo_csv(path: Path, info: RunInfo, formats: tuple[str, ...] = ("rc", "mc"),
+                  with_losses: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One OLMo ladder CSV → (accuracy rows, loss rows).
+
+    The step comes from ``_step`` or, in the dense logs that have none, from tokens / ``batch_size_in_tokens``.
+    ``with_losses=False`` ignores the file's loss columns (used for the dense logs, see module docstring).
+    """
+    path = Path(path)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = raw.replace("", np.nan)
+    task_cols = olmo_task_columns(raw.columns, formats)
+    if not task_cols:
+        raise MissingColumnError(f"{path.name}: no eval/downstream/*_rc_5shot_* accuracy column")
+    loss_cols = {c: _LOSS_COLUMN.match(c)["domain"] for c in raw.columns if with_losses and _LOSS_COLUMN.match(c)}
+    has_step = "_step" in raw.columns
+    needed = (["_step"] if has_step else ["throughput/total_tokens", "batch_size_in_tokens"])
+    for col in needed:
+        if col not in raw.columns:
+            raise MissingColumnError(f"{path.name}: missing column {col!r}")
+    extra = [c for c in ("throughput/total_tokens", "throughput/total_training_Gflops", "batch_size_in_tokens") if c in raw.columns]
+    wide = _numeric(raw, list(task_cols) + list(loss_cols) + extra + (["_step"] if has_step else []), path)
+    if has_step:
+        wide["step"] = wide["_step"]
+    else:
+        wide["step"] = np.round(wide["throughput/total_tokens"] / wide["batch_size_in_tokens"])
+    if wide["step"].isna().any():
+        raise NonNumericValueError(f"{path.name}: a row has no step")
+    wide["step"] = wide["step"].astype(np.int64)
+    wide = _dedupe_steps(wide, list(task_cols) + list(loss_cols), path)
+    if "throughput/total_tokens" in wide:
+        wide["tokens"] = wide["throughput/total_tokens"]
+    else:
+        wide["tokens"] = wide["step"] * wide.get("batch_size_in_tokens", np.nan)
+    if "throughput/total_training_Gflops" in wide:
+        wide["flops"] = wide["throughput/total_training_Gflops"] * 1e9
+    else:
+        wide["flops"] = 6.0 * info.size_params * wide["tokens"]
+    for col in task_cols:
+        _check_accuracy(wide[col].dropna(), path)
+    if loss_cols:
+        domains = wide[list(loss_cols)]
+        wide["__mean"] = domains.mean(axis=1).where(domains.notna().all(axis=1))
+        loss_cols = {**loss_cols, "__mean": "mean"}
+    wide = _finish(wide, path)
+    acc = _long(wide, info, task_cols)
+    losses = _long_losses(wide, info, loss_cols) if loss_cols else pd.DataFrame(columns=LOSS_COLUMNS)
+    return acc, losses
+
+
+# ----------------------------------------------------------------------------------------------- Pythia
+def _pick_metric(scores: dict) -> tuple[str, float] | None:
+    for metric in ("acc_norm", "acc"):
+        if metric in scores:
+            return metric, scores[metric]
+    return None
+
+
+def read_pythia_dir(paths: Sequence[Path], info: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The zero-shot JSONs of one Pythia model (one file per checkpoint) → (accuracy rows, loss rows)."""
+    rows, loss_rows = [], []
+    for path in paths:
+        path = Path(path)
+        m = re.search(r"_step(\d+)\.json$", path.name)
+        if not m:
+            raise TrajectoryError(f"{path.name}: no step in file name")
+        step = int(m[1])
+        try:
+            results = json.loads(path.read_text())["results"]
+        except KeyError as exc:
+            raise MissingColumnError(f"{path.name}: missing key 'results'") from exc
+        for task, scores in results.items():
+            if task.startswith("crows_pairs"):
+                continue
+            picked = _pick_metric(scores)
+            if picked is None:
+                continue
+            name = "mmlu_" + task.split("-", 1)[1] if task.startswith("hendrycksTest-") else task
+            if not isinstance(picked[1], (int, float)):
+                raise NonNumericValueError(f"{path.name}: non-numeric value {picked[1]!r} for {task}")
+            rows.append((step, name, picked[0], float(picked[1])))
+        ppl = results.get("lambada_openai", {}).get("ppl")
+        if ppl is not None:
+            loss_rows.append((step, "lambada_logppl", float(np.log(ppl))))
+    return _assemble(rows, loss_rows, info, paths[0] if paths else Path(info.run),
+                     tokens_of=lambda s: s * float(PYTHIA_TOKENS_PER_STEP))
+
+
+def _assemble(rows, loss_rows, info: RunInfo, path: Path, tokens_of) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(step, task, metric, value) tuples → checked tidy tables (shared by the JSON loaders)."""
+    acc = pd.DataFrame(rows, columns=["step", "task", "metric", "value"])
+    if acc.empty:
+        raise MissingColumnError(f"{path.name}: no accuracy in any file")
+    acc = acc.sort_values(["task", "step"], kind="stable")
+    dup = acc.duplicated(["task", "step"], keep=False)
+    if dup.any():
+        clash = acc[dup].groupby(["task", "step"])["value"].nunique()
+        if (clash > 1).any():
+            task, step = clash[clash > 1].index[0]
+            raise ConflictingStepsError(f"{path.name}: step {int(step)} appears twice with different values")
+        acc = acc.drop_duplicates(["task", "step"])
+    _check_accuracy(acc["value"], path)
+    acc = _finish(acc, path)
+    acc["tokens"] = tokens_of(acc["step"].to_numpy())
+    acc["flops"] = 6.0 * info.size_params * acc["tokens"]
+    for field in ("source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier"):
+        acc[field] = getattr(info, field)
+    losses = pd.DataFrame(loss_rows, columns=["step", "loss_name", "value"]).drop_duplicates(["step", "loss_name"])
+    losses = losses[losses["step"] > 0].sort_values("step")
+    losses["tokens"] = tokens_of(losses["step"].to_numpy())
+    losses["flops"] = 6.0 * info.size_params * losses["tokens"]
+    for field in ("source", "family", "run"):
+        losses[field] = getattr(info, field)
+    return acc[ACC_COLUMNS].reset_index(drop=True), losses[LOSS_COLUMNS].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------------------------- BigScience
+def read_bigscience_agg(path: Path, info: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One BigScience ``*_agg.json`` (lists aligned with ``checkpoints`` and ``tokens``) → (accuracy, losses)."""
+    path = Path(path)
+    data = json.loads(path.read_text())
+    for key in ("checkpoints", "tokens", "results"):
+        if key not in data:
+            raise MissingColumnError(f"{path.name}: missing key {key!r}")
+    steps, tokens = data["checkpoints"], data["tokens"]
+    if len(steps) != len(tokens):
+        raise TrajectoryError(f"{path.name}: {len(steps)} checkpoints but {len(tokens)} token counts")
+    token_of = dict(zip(steps, tokens))
+    rows, loss_rows = [], []
+    for task, scores in data["results"].items():
+        picked = _pick_metric(scores)
+        if picked is not None:
+            metric, values = picked
+            if len(values) != len(steps):
+                raise TrajectoryError(f"{path.name}: {task} has {len(values)} values for {len(steps)} checkpoints")
+            for step, value in zip(steps, values):
+                if value is None:
+                    continue
+                if not isinstance(value, (int, float)):
+                    raise NonNumericValueError(f"{path.name}: non-numeric value {value!r} for {task}")
+                rows.append((int(step), task, metric, float(value)))
+        if task == "lambada" and "ppl" in scores:
+            loss_rows += [(int(s), "lambada_logppl", float(np.log(p))) for s, p in zip(steps, scores["ppl"]) if p]
+    lookup = np.vectorize(lambda s: float(token_of[s]))
+    return _assemble(rows, loss_rows, info, path, tokens_of=lambda s: lookup(s) if len(s) else np.zeros(0))
+
+
+# ----------------------------------------------------------------------------------------------- the corpus
+def _olmo_info(name: str, seed: str = "default") -> RunInfo:
+    """RunInfo from an OLMo ladder file stem such as '190M-1xC', '1B-1xC-rerun' or 'peteish7'."""
+    m = re.match(r"^(?P<size>[0-9.]+[MB])-(?P<mult>[0-9.]+)xC(?P<rerun>-rerun)?$", name)
+    if m:
+        return RunInfo("olmo-ladder", "olmo-2-ladder", f"olmo-{name}" + ("" if seed == "default" else f"-seed{seed}"),
+                       parse_size(m["size"]), "olmo-mix", "rerun" if m["rerun"] else seed, float(m["mult"]))
+    big = {"peteish7": 7e9, "peteish7_medlr": 7e9, "peteish13": 13e9}[name]
+    return RunInfo("olmo-ladder", "olmo-2", f"olmo-2-{name}", big, "olmo-mix", "default")
+
+
+def _combine(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    acc = pd.concat([p[0] for p in parts], ignore_index=True)
+    losses = pd.concat([p[1] for p in parts if len(p[1])], ignore_index=True)
+    return acc, losses
+
+
+def _merge_segments(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Overlapping segment files of one run: the first (the ``full`` file) wins at shared steps."""
+    acc, losses = _combine(parts)
+    return (acc.drop_duplicates(["run", "task", "step"], keep="first"),
+            losses.drop_duplicates(["run", "loss_name", "step"], keep="first"))
+
+
+def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All OLMo sources (see module docstring for which file provides which run and task)."""
+    parts = []
+    paper = {p.stem: p for p in paths["olmo-ladder"]}
+    for stem, path in sorted(paper.items()):
+        if not stem.startswith("peteish"):
+            parts.append(read_olmo_csv(path, _olmo_info(stem)))
+    for run in ("peteish7", "peteish7_medlr", "peteish13"):
+        segs = sorted((s for s in paper if s.startswith(run + "_eval")), key=lambda s: (not s.endswith("_full"), s))
+        segs = [s for s in segs if run != "peteish7" or "medlr" not in s]
+        usable = []
+        for s in segs:
+            try:
+                usable.append(read_olmo_csv(paper[s], _olmo_info(run)))
+            except TooFewCheckpointsError:
+                continue  # the one-row "anneal"/"final" snapshots
+        parts.append(_merge_segments(usable))
+    known = {p[0]["run"].iloc[0] for p in parts}
+    for path in sorted(paths["olmo-ladder-dense"]):
+        if not re.match(r"^[0-9.]+[MB]-[0-9.]+xC$", path.stem) or path.stem.endswith("-28xC"):
+            continue  # single-checkpoint 28xC/7B/13B snapshots and the dense 7B log of a run already loaded
+        info = _olmo_info(path.stem)
+        formats = ("mc",) if info.run in known else ("rc", "mc")
+        parts.append(read_olmo_csv(path, info, formats, with_losses=False))
+    for path in sorted(paths["olmo-ladder-seeds"]):
+        seed = "1-init" if "seed-1-init" in str(path) else "1"
+        parts.append(read_olmo_csv(path, _olmo_info(path.stem, seed)))
+    return _combine(parts)
+
+
+def load_pythia(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every Pythia model directory under the fetched zero-shot JSONs."""
+    by_model: dict[str, list[Path]] = {}
+    for p in paths:
+        by_model.setdefault(Path(p).parent.parent.name, []).append(Path(p))
+    parts = []
+    for model, files in sorted(by_model.items()):
+        size = model.removeprefix("pythia-").removesuffix("-deduped").removesuffix("-bf16")
+        recipe = "pile-deduped" if model.endswith("-deduped") else "pile"
+        info = RunInfo("pythia", "pythia", model, float(PYTHIA_PARAMS[size]), recipe, "default")
+        parts.append(read_pythia_dir(sorted(files), info))
+    return _combine(parts)
+
+
+def load_bigscience(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The five BigScience 1.3B runs; the recipe is the dataset named in the file."""
+    parts = []
+    for path in sorted(paths):
+        run = Path(path).name.removesuffix("_agg.json").removesuffix("-checkpoints")
+        recipe = run.split("-1B3-", 1)[1]
+        parts.append(read_bigscience_agg(path, RunInfo("bigscience", "bigscience-1b3", run, BIGSCIENCE_PARAMS, recipe, "default")))
+    return _combine(parts)
+
+
+CORPUS_SOURCES = ("olmo-ladder", "olmo-ladder-dense", "olmo-ladder-seeds", "pythia", "bigscience")
+
+
+def build_corpus(paths: dict[str, list[Path]]) -> Corpus:
+    """Run every loader over fetched files and stack the results."""
+    loaded = [load_olmo(paths), load_pythia(paths["pythia"]), load_bigscience(paths["bigscience"])]
+    acc, losses = _combine(loaded)
+    acc = acc.sort_values(["source", "run", "task", "step"], kind="stable").reset_index(drop=True)
+    losses = losses.sort_values(["source", "run", "loss_name", "step"], kind="stable").reset_index(drop=True)
+    acc["step"] = acc["step"].astype(np.int64)
+    losses["step"] = losses["step"].astype(np.int64)
+    return Corpus(acc, losses)
+
+
+def _cache_key() -> str:
+    digest = hashlib.sha256()
+    digest.update((DATA_DIR / "sources.toml").read_bytes())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(str(SCHEMA_VERSION).encode())
+    return digest.hexdigest()[:16]
+
+
+def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def load_corpus(*, cache_dir: Path = CACHE_DIR, progress: bool = False, refresh: bool = False) -> Corpus:
+    """The public corpus, fetched (sha256-verified) and parsed once, then read from ``cache_dir`` parquet files.
+
+    The cache is rebuilt whenever ``data/sources.toml`` or this module changes (its key hashes both).
+    """
+    from neuneu.sources import fetch
+
+    cache_dir = Path(cache_dir)
+    acc_path, loss_path, key_path = (cache_dir / n for n in ("trajectories.parquet", "losses.parquet", "corpus.key"))
+    key = _cache_key()
+    if not refresh and key_path.is_file() and key_path.read_text() == key and acc_path.is_file() and loss_path.is_file():
+        return Corpus(pd.read_parquet(acc_path), pd.read_parquet(loss_path))
+    corpus = build_corpus(fetch(CORPUS_SOURCES, progress=progress))
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _write_parquet_atomic(corpus.accuracy, acc_path)
+    _write_parquet_atomic(corpus.losses, loss_path)
+    key_path.write_text(key)
+    return corpus
+
+
+# ----------------------------------------------------------------------------------------------- → Series
+def run_losses(corpus: Corpus) -> dict[str, pd.DataFrame]:
+    """Per run, a (step × loss_name) table of validation losses."""
+    return {run: g.pivot_table(index="step", columns="loss_name", values="value", aggfunc="first")
+            for run, g in corpus.losses.groupby("run")}
+
+
+def to_series(corpus: Corpus, *, tasks: Sequence[str] | None = None, min_points: int = MIN_CHECKPOINTS,
+              require_loss: bool = True) -> list[Series]:
+    """One :class:`Series` per (run, task), with the run's losses at the same checkpoints.
+
+    ``losses["mean"]`` is the mean OLMo domain loss or the LAMBADA log-perplexity; ``losses["vector"]`` holds the
+    11 OLMo domain losses (OLMo only). With ``require_loss`` the checkpoints without a loss are dropped, so every
+    method sees the same points in both information settings.
+    """
+    loss_tables = run_losses(corpus)
+    acc = corpus.accuracy if tasks is None else corpus.accuracy[corpus.accuracy["task"].isin(tasks)]
+    out: list[Series] = []
+    for (run, task), g in acc.groupby(["run", "task"], sort=True):
+        g = g.sort_values("step")
+        table = loss_tables.get(run)
+        losses: dict[str, np.ndarray] = {}
+        if table is not None:
+            mean_name = "mean" if "mean" in table else "lambada_logppl"
+            aligned = table.reindex(g["step"].to_numpy())
+            if require_loss:
+                keep = aligned[mean_name].notna().to_numpy()
+                g, aligned = g[keep], aligned[keep]
+            losses["mean"] = aligned[mean_name].to_numpy(float)
+            domains = [c for c in aligned.columns if c not in ("mean", "lambada_logppl")]
+            if domains:
+                losses["vector"] = aligned[domains].to_numpy(float)
+        elif require_loss:
+            continue
+        if len(g) < min_points:
+            continue
+        first = g.iloc[0]
+        meta = {k: first[k] for k in ("source", "family", "size_params", "recipe", "seed", "compute_multiplier")}
+        meta["metric"] = first["metric"]
+        out.append(Series(run=run, task=task, steps=g["step"].to_numpy(np.int64), tokens=g["tokens"].to_numpy(float),
+                          flops=g["flops"].to_numpy(float), values=g["value"].to_numpy(float), losses=losses, meta=meta))
+    return out

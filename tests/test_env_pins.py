@@ -1,0 +1,35 @@
+"""environment.yml (conda) and requirements.txt (pip, used by make) must list the same pinned packages."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _requirements() -> set[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return {ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")}
+
+
+def _conda_pip() -> set[str]:
+    out, inside = set(), False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        stripped = line.strip()
+        if stripped == "- pip:":
+            inside = True
+            continue
+        if inside and stripped.startswith("- "):
+            out.add(stripped[2:].strip())
+        elif inside and stripped and not stripped.startswith("#"):
+            inside = False
+    return out
+
+
+def test_pins_agree():
+    req, conda = _requirements(), _conda_pip()
+    assert req == conda, f"only in requirements.txt: {sorted(req - conda)}; only in environment.yml: {sorted(conda - req)}"
+
+
+def test_torch_and_jupyter_book_pinned():
+    req = _requirements()
+    assert "torch==2.13.0" in req
+    assert any(r.startswith("jupyter-book==1.") for r in req)
