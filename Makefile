@@ -11,7 +11,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 FETCHED := data/cache/.fetched
-NB_OUT  := _build/nb
+NB_OUT  := book/_executed
 NB_SMOKE := _build/nb-smoke
 export PYTHONHASHSEED := 0
 
@@ -36,7 +36,7 @@ notebooks: $(FETCHED)
 	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_OUT)
 
 book: notebooks
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: $(FETCHED)

@@ -7,6 +7,7 @@ OLMo ladder paper folder). Files are written atomically, so an interrupted run n
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -22,18 +23,30 @@ SHAPE_COLORS = {"steady": "#1f77b4", "plateau": "#2ca02c", "emergent": "#d62728"
                 "inverse": "#ff7f0e", "flat": "#7f7f7f"}
 
 
-def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: Path | str, name: str) -> Path:
-    """Write ``<name>.png`` and ``<name>.csv`` into ``out_dir`` atomically; return the PNG path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    png, csv = out / f"{name}.png", out / f"{name}.csv"
-    for final, write in ((png, lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png",
-                                                      metadata={"Software": None})),
-                         (csv, lambda p: data.to_csv(p, index=False))):
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
         write(tmp)
-        os.replace(tmp, final)
-    return png
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be read by others
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: Path | str, name: str) -> tuple[Path, Path]:
+    """Write ``fig`` as ``out_dir/name.png`` and ``data`` as ``out_dir/name.csv`` atomically; return both paths.
+
+    No "Software" stamp in the PNG: its bytes then depend only on the plotted data and the matplotlib version.
+    """
+    out = Path(out_dir)
+    png, csv = out / f"{name}.png", out / f"{name}.csv"
+    _atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png",
+                                               metadata={"Software": None}))
+    _atomic_write(csv, lambda tmp: data.to_csv(tmp, index=False))
+    return png, csv
 
 
 def plot_shape_examples(examples: dict[str, Series], out_dir: Path | str) -> plt.Figure:

@@ -7,8 +7,6 @@ registry and a notebook shows a figure only where it asks to (by ending a cell w
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -17,33 +15,8 @@ import pandas as pd
 from matplotlib.colors import Normalize, SymLogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from neuneu.plots import save_figure
 from neuneu.features import bin_centres, bin_edges, bin_labels, check_histogram, hist_summary_table
-
-# No "Software" stamp: the PNG bytes then depend only on the plotted data and the matplotlib version.
-_PNG_METADATA = {"Software": None}
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be read by others
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def save_figure(fig: Figure, data: pd.DataFrame, out_dir: Path | str, name: str) -> tuple[Path, Path]:
-    """Write ``fig`` as ``out_dir/name.png`` and ``data`` as ``out_dir/name.csv``; return both paths."""
-    out = Path(out_dir)
-    png, csv = out / f"{name}.png", out / f"{name}.csv"
-    _atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=120, format="png", metadata=_PNG_METADATA))
-    _atomic_write(csv, lambda tmp: data.to_csv(tmp, index=False))
-    return png, csv
-
 
 def plot_worked_example(
     h_earlier: np.ndarray,

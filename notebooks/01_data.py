@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 1. The data: public accuracy trajectories
+# # The data: public accuracy trajectories
 #
 # ## Overview
 # NeuNeu learns how downstream accuracy evolves during pretraining from many real training runs. The paper
@@ -55,7 +55,7 @@ pd.set_option("display.width", 140)
 catalog = sources.load_catalog()
 pd.DataFrame(
     [{"source": s.name, "files": len(s.files), "MB": round(sum(f.bytes for f in s.files) / 1e6, 1),
-      "license": s.license, "citation": s.citation.split(",")[0]} for s in catalog.values()]
+      "license": s.license, "citation": s.citation.split(", \"")[0]} for s in catalog.values()]
 ).set_index("source")
 
 # %% [markdown]

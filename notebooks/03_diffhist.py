@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 03 · From per-token losses to DiffHist
+# # From per-token losses to DiffHist
 #
 # How NeuNeu turns a checkpoint's validation losses into the features its soft prompt reads.
 
