@@ -1,0 +1,581 @@
+"""Training NeuNeu (paper-spec §5, with the fixes of §9.12 and §9.20), and the :class:`NeuNeuForecaster` that wraps
+a trained model behind the common Forecaster protocol.
+
+* Loss: pinball loss averaged over quantiles and targets.
+* Optimiser: AdamW; weight decay only on matrices (not on LayerNorm/GroupNorm weights, biases, BOS or the other
+  learned vectors). Learning rate: linear warm-up from 0.1·lr, then cosine down to ``min_lr_ratio``·lr; it is a
+  pure function of the step, so resuming needs no scheduler object. Gradient-norm clipping.
+* Samples: drawn afresh for every batch from ``numpy.random.default_rng((seed, epoch, batch))``, so an epoch is a
+  fixed, seed-determined set that a resumed run regenerates exactly (see :mod:`neuneu.samples`).
+* Validation: whole *runs* are held out (the paper split random samples, which leaks neighbouring windows of the
+  same run, §9.12); the validation samples follow the evaluation protocol (context ratio 0.2, every later
+  checkpoint a target), each trajectory weighted equally. The best model by validation pinball loss is kept.
+* Files in ``out_dir``: ``model.safetensors`` + ``config.json`` (best model; :meth:`NeuNeuForecaster.load` reads
+  them), ``checkpoint/`` (last state: weights, AdamW moments, RNG, step/epoch/batch, best-so-far; ``resume=True``
+  continues from it bit for bit) and ``history.json``.
+* One seed makes CPU runs bitwise repeatable (at a fixed thread count); on CUDA the forward runs under bf16
+  autocast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from neuneu.model import NeuNeu, NeuNeuConfig
+from neuneu.model import config_for as model_config_for
+from neuneu.profiles import check_profile
+from neuneu.samples import (SampleSpec, Trajectory, anchored_specs, collate, draw_training_sample,
+                            inference_batch, prepare_all, trainable, with_feature_stats)
+from neuneu.series import Prediction, Query, Series
+
+FORMAT = "neuneu-model"
+FORMAT_VERSION = 1
+STAT_FIELDS = ("loss_dim", "feature_center", "feature_scale")  # filled from data, so resume may not compare them
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or continue (no usable data, mismatched resume, unreadable checkpoint)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and sampling settings. ``samples_per_epoch`` counts contexts; each context carries up to
+    ``targets_per_context`` targets, which share one encoding of the context."""
+
+    seed: int = 0
+    epochs: int = 3
+    samples_per_epoch: int = 16_384
+    batch_size: int = 256
+    targets_per_context: int = 4
+    lr: float = 6e-4
+    weight_decay: float = 0.033
+    warmup_frac: float = 0.1
+    min_lr_ratio: float = 0.01
+    grad_clip: float = 1.0
+    drop_prob: float = 0.4
+    max_horizon: int | None = None  # checkpoints ahead; None = to the end of the trajectory (covers evaluation)
+    max_context_fraction: float = 1.0  # latest context end, as a fraction of the trajectory
+    val_fraction: float = 0.1  # fraction of runs held out
+    val_context_ratio: float = 0.2
+    max_val_trajectories: int = 512
+    eval_every: int = 0  # optimiser steps between validations; 0 = at the end of every epoch only
+    device: str | None = None  # None: CUDA when present, else CPU
+    num_threads: int | None = None  # torch CPU threads while training (restored after); None: leave as is
+    progress: bool = True
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps per epoch (full batches only)."""
+        return max(1, self.samples_per_epoch // self.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimiser steps of the whole run."""
+        return self.epochs * self.steps_per_epoch
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are ignored so old files stay readable)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PROFILES: dict[str, TrainConfig] = {
+    "smoke": TrainConfig(epochs=2, samples_per_epoch=256, batch_size=64, targets_per_context=2, lr=2e-3,
+                         max_val_trajectories=32, num_threads=1),  # a toy model gains nothing from threads
+    "cpu": TrainConfig(epochs=6, samples_per_epoch=4_800, batch_size=64, targets_per_context=8, lr=1e-3,
+                       max_context_fraction=0.6, max_val_trajectories=256),
+    "full": TrainConfig(epochs=3, samples_per_epoch=1_000_000, batch_size=256, targets_per_context=8, lr=6e-4,
+                        eval_every=1000, max_val_trajectories=4096),
+}
+
+
+def config_for(profile: str) -> TrainConfig:
+    """Training settings for a run profile."""
+    return PROFILES[check_profile(profile)]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loss, schedule, optimiser
+
+
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: Sequence[float], *,
+                 per_row: bool = False) -> torch.Tensor:
+    """Pinball (quantile) loss of ``pred`` (B, T, Q) against ``target`` (B, T), ignoring NaN targets (padding).
+
+    With e = y − ŷ_q the loss is q·e for e ≥ 0 and (q − 1)·e otherwise. Averaged over quantiles and real targets;
+    with ``per_row`` first within each row, then over rows, so every trajectory counts once (as in evaluation).
+    """
+    real = ~torch.isnan(target)
+    error = torch.where(real, target, 0.0)[..., None] - pred.float()
+    q = torch.tensor(quantiles, dtype=error.dtype, device=error.device)
+    per_target = torch.maximum(q * error, (q - 1) * error).mean(dim=-1) * real
+    if per_row:
+        return (per_target.sum(dim=1) / real.sum(dim=1).clamp(min=1)).mean()
+    return per_target.sum() / real.sum().clamp(min=1)
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Learning rate for optimiser step ``step`` (0-based): linear warm-up from 0.1·lr, then cosine decay."""
+    total = config.total_steps
+    warmup = max(1, math.ceil(config.warmup_frac * total))
+    if step < warmup:
+        return config.lr * (0.1 + 0.9 * step / warmup)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    floor = config.min_lr_ratio
+    return config.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and convolution kernels only (§9.20: the paper also decayed norms,
+    biases and BOS)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def split_by_run(series: Sequence[Series], val_fraction: float, seed: int) -> tuple[list[Series], list[Series]]:
+    """Hold out ``val_fraction`` of the runs (at least one when there are two or more runs), chosen by ``seed``."""
+    runs = sorted({s.run for s in series})
+    n_val = 0 if len(runs) < 2 or val_fraction <= 0 else min(len(runs) - 1, max(1, round(val_fraction * len(runs))))
+    held_out = set(np.random.default_rng([seed, 7]).permutation(runs)[:n_val].tolist())
+    return [s for s in series if s.run not in held_out], [s for s in series if s.run in held_out]
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Use ``n`` torch CPU threads inside the block, then restore the previous count (None: change nothing)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def pick_device(name: str | None) -> torch.device:
+    """The requested device, or CUDA when present, else CPU."""
+    if name is not None:
+        return torch.device(name)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Files
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def save_model(model: NeuNeu, directory: Path, extra: dict[str, Any] | None = None) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (model config incl. feature statistics) into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    _atomic_save_tensors(model.state_dict(), directory / "model.safetensors")
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": model.config.to_dict(), **(extra or {})}
+    _atomic_write_bytes(directory / "config.json", json.dumps(meta, indent=2).encode())
+
+
+def load_model(directory: Path, device: torch.device | str = "cpu") -> tuple[NeuNeu, dict[str, Any]]:
+    """Rebuild the model saved by :func:`save_model`; returns it (eval mode) and the whole config.json dict."""
+    directory = Path(directory)
+    meta = json.loads((directory / "config.json").read_text())
+    if meta.get("format") != FORMAT:
+        raise TrainError(f"{directory / 'config.json'} is not a NeuNeu model file (format {meta.get('format')!r})")
+    model = NeuNeu(NeuNeuConfig.from_dict(meta["model"]))
+    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    return model.to(device).eval(), meta
+
+
+@dataclass
+class TrainState:
+    """Everything besides tensors that a resumed run needs to continue exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_val: float = math.inf
+    best_step: int = -1
+    loss_sum: float = 0.0  # training loss accumulated since the last validation
+    loss_count: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def save_checkpoint(directory: Path, model: NeuNeu, optimizer: torch.optim.Optimizer, state: TrainState,
+                    train_config: TrainConfig) -> None:
+    """Write ``checkpoint/state.safetensors`` (weights, AdamW moments, torch RNG) and ``checkpoint/state.json``."""
+    ckpt = Path(directory) / "checkpoint"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    optim = optimizer.state_dict()
+    for index, slots in optim["state"].items():
+        tensors.update({f"optim.{index}.{name}": value for name, value in slots.items()})
+    tensors["rng.torch"] = torch.get_rng_state()
+    _atomic_save_tensors(tensors, ckpt / "state.safetensors", metadata={"step": str(state.step)})
+    meta = {"state": asdict(state), "param_groups": optim["param_groups"], "train": train_config.to_dict(),
+            "model": model.config.to_dict()}
+    _atomic_write_bytes(ckpt / "state.json", json.dumps(meta).encode())
+
+
+def load_checkpoint(directory: Path, model: NeuNeu, optimizer: torch.optim.Optimizer) -> TrainState:
+    """Restore what :func:`save_checkpoint` wrote into ``model`` and ``optimizer``, and the torch RNG."""
+    ckpt = Path(directory) / "checkpoint"
+    meta = json.loads((ckpt / "state.json").read_text())
+    tensors = load_file(str(ckpt / "state.safetensors"))
+    state = TrainState(**meta["state"])
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            slots.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    return state
+
+
+def _check_resumable(directory: Path, model_config: NeuNeuConfig, train_config: TrainConfig) -> NeuNeuConfig:
+    """The saved model config (with its feature statistics), after checking both configs match this call's."""
+    meta = json.loads((Path(directory) / "checkpoint" / "state.json").read_text())
+    saved_model = NeuNeuConfig.from_dict(meta["model"])
+    saved_train = TrainConfig.from_dict(meta["train"])
+    for name, saved, wanted, skip in (("model", saved_model, model_config, STAT_FIELDS),
+                                      ("train", saved_train, train_config, ("progress",))):
+        for f in fields(saved):
+            if f.name not in skip and getattr(saved, f.name) != getattr(wanted, f.name):
+                raise TrainError(f"cannot resume: the checkpoint's {name} config has {f.name}="
+                                 f"{getattr(saved, f.name)!r}, this run asks for {getattr(wanted, f.name)!r}")
+    return saved_model
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training
+
+
+@dataclass
+class TrainResult:
+    """A trained model (best validation checkpoint, eval mode) and how it got there."""
+
+    model: NeuNeu
+    config: NeuNeuConfig
+    train_config: TrainConfig
+    history: list[dict[str, Any]]
+    best_step: int
+    best_val_loss: float
+    train_runs: list[str]
+    val_runs: list[str]
+    seconds: float
+    finished: bool  # False when stopped early by ``stop_after_steps``
+
+
+@dataclass
+class _Run:
+    """What the loop needs, bundled so the helpers stay short."""
+
+    model: NeuNeu
+    optimizer: torch.optim.Optimizer
+    config: TrainConfig
+    trajs: list[Trajectory]
+    eligible: np.ndarray
+    val_trajs: list[Trajectory]
+    val_specs: list[SampleSpec]
+    device: torch.device
+    out_dir: Path | None
+    state: TrainState
+    best_weights: dict[str, torch.Tensor] | None = None
+
+
+def _autocast(device: torch.device) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def _batch_specs(run: _Run, epoch: int, batch: int) -> list[SampleSpec]:
+    cfg = run.config
+    rng = np.random.default_rng([cfg.seed, epoch, batch])
+    return [draw_training_sample(run.trajs, run.eligible, rng, drop_prob=cfg.drop_prob, max_horizon=cfg.max_horizon,
+                                 targets_per_context=cfg.targets_per_context,
+                                 max_context=run.model.config.max_context,
+                                 max_context_fraction=cfg.max_context_fraction)
+            for _ in range(cfg.batch_size)]
+
+
+def _train_step(run: _Run, specs: list[SampleSpec]) -> float:
+    inputs, target = collate(run.trajs, specs, run.model.config)
+    for group in run.optimizer.param_groups:
+        group["lr"] = learning_rate(run.state.step, run.config)
+    run.model.train()
+    with _autocast(run.device):
+        pred = run.model(inputs.to(run.device))
+    loss = pinball_loss(pred, target.to(run.device), run.model.config.quantiles)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.config.grad_clip)
+    run.optimizer.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def validation_loss(model: NeuNeu, trajs: Sequence[Trajectory], specs: Sequence[SampleSpec],
+                    device: torch.device, chunk: int = 64) -> float:
+    """Mean over trajectories of the per-trajectory pinball loss on the anchored validation samples."""
+    model.eval()
+    total = 0.0
+    for start in range(0, len(specs), chunk):
+        part = specs[start : start + chunk]
+        inputs, target = collate(trajs, part, model.config)
+        with _autocast(device):
+            pred = model(inputs.to(device))
+        total += float(pinball_loss(pred, target.to(device), model.config.quantiles, per_row=True)) * len(part)
+    return total / len(specs)
+
+
+def _validate_and_keep_best(run: _Run) -> None:
+    state = run.state
+    val = validation_loss(run.model, run.val_trajs, run.val_specs, run.device) if run.val_specs else math.nan
+    train_loss = state.loss_sum / max(1, state.loss_count)
+    state.history.append({"step": state.step, "epoch": state.epoch, "lr": learning_rate(state.step - 1, run.config),
+                          "train_loss": train_loss, "val_loss": val})
+    state.loss_sum, state.loss_count = 0.0, 0
+    if run.val_specs and val < state.best_val:
+        state.best_val, state.best_step = val, state.step
+        run.best_weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        if run.out_dir is not None:
+            save_model(run.model, run.out_dir, {"train": run.config.to_dict(), "best_step": state.step,
+                                                "val_loss": val})
+    if run.out_dir is not None:
+        save_checkpoint(run.out_dir, run.model, run.optimizer, state, run.config)
+
+
+def _loop(run: _Run, stop_after_steps: int | None) -> bool:
+    """Train until the last epoch ends (True) or ``stop_after_steps`` optimiser steps are done (False)."""
+    cfg, state = run.config, run.state
+    bar = tqdm(total=cfg.total_steps, initial=state.step, disable=not cfg.progress, desc="train NeuNeu")
+    try:
+        while state.epoch < cfg.epochs:
+            while state.batch_in_epoch < cfg.steps_per_epoch:
+                loss = _train_step(run, _batch_specs(run, state.epoch, state.batch_in_epoch))
+                state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
+                state.loss_sum, state.loss_count = state.loss_sum + loss, state.loss_count + 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", best_val=f"{state.best_val:.4f}")
+                epoch_end = state.batch_in_epoch == cfg.steps_per_epoch
+                if epoch_end:
+                    state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if epoch_end or (cfg.eval_every and state.step % cfg.eval_every == 0):
+                    _validate_and_keep_best(run)
+                if stop_after_steps is not None and state.step >= stop_after_steps and state.epoch < cfg.epochs:
+                    if run.out_dir is not None:
+                        save_checkpoint(run.out_dir, run.model, run.optimizer, state, cfg)
+                    return False
+                if epoch_end:
+                    break
+    finally:
+        bar.close()
+    return True
+
+
+def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: TrainConfig, *,
+          val_series: Sequence[Series] | None = None, out_dir: Path | str | None = None, resume: bool = False,
+          stop_after_steps: int | None = None) -> TrainResult:
+    """Train NeuNeu on ``series`` and return the best model by validation loss.
+
+    Validation uses ``val_series`` when given, else ``train_config.val_fraction`` of the runs of ``series``.
+    With ``resume=True`` and a checkpoint in ``out_dir``, training continues from it and ends exactly where an
+    uninterrupted run would. ``stop_after_steps`` ends early after that many optimiser steps (a checkpoint is
+    written), e.g. to split a long run.
+    """
+    started = time.perf_counter()
+    out = None if out_dir is None else Path(out_dir)
+    if resume and out is None:
+        raise TrainError("resume=True needs out_dir (the directory of the interrupted run)")
+    train_series, held_out = (list(series), list(val_series)) if val_series is not None else \
+        split_by_run(series, train_config.val_fraction, train_config.seed)
+    with torch_threads(train_config.num_threads):
+        run = _setup(train_series, held_out, model_config, train_config, out, resume)
+        finished = _loop(run, stop_after_steps)
+    if finished and (run.best_weights is None or not run.val_specs):
+        run.best_weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        if out is not None:
+            save_model(run.model, out, {"train": train_config.to_dict(), "best_step": run.state.step})
+    model = run.model
+    if finished:
+        model.load_state_dict(run.best_weights)
+    if out is not None:
+        _atomic_write_bytes(out / "history.json", json.dumps(run.state.history, indent=1).encode())
+    return TrainResult(model.eval(), model.config, train_config, run.state.history, run.state.best_step,
+                       run.state.best_val, sorted({s.run for s in train_series}), sorted({s.run for s in held_out}),
+                       time.perf_counter() - started, finished)
+
+
+def _setup(train_series: list[Series], held_out: list[Series], model_config: NeuNeuConfig,
+           train_config: TrainConfig, out: Path | None, resume: bool) -> _Run:
+    """Seed, normalise, build model and optimiser, and restore a checkpoint when resuming."""
+    resuming = resume and out is not None and (out / "checkpoint" / "state.json").exists()
+    config = _check_resumable(out, model_config, train_config) if resuming else \
+        with_feature_stats(model_config, train_series)
+    trajs = prepare_all(train_series, config)
+    eligible = trainable(trajs)
+    if len(eligible) == 0:
+        raise TrainError("no training trajectory has two usable checkpoints")
+    val_trajs = prepare_all(held_out, config)
+    val_specs = anchored_specs(val_trajs, train_config.val_context_ratio, config.max_context)
+    if len(val_specs) > train_config.max_val_trajectories:  # a fixed, seed-chosen subset
+        keep = np.random.default_rng([train_config.seed, 11]).choice(len(val_specs), train_config.max_val_trajectories,
+                                                                      replace=False)
+        val_specs = [val_specs[i] for i in np.sort(keep)]
+    device = pick_device(train_config.device)
+    torch.manual_seed(train_config.seed)
+    model = NeuNeu(config).to(device)
+    optimizer = make_optimizer(model, train_config)
+    run = _Run(model, optimizer, train_config, trajs, eligible, val_trajs, val_specs, device, out, TrainState())
+    if resuming:
+        run.state = load_checkpoint(out, model, optimizer)
+        if (out / "model.safetensors").exists() and run.state.best_step >= 0:
+            run.best_weights = {k: v.to(device) for k, v in load_file(str(out / "model.safetensors")).items()}
+    return run
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The Forecaster
+
+
+class NeuNeuForecaster:
+    """NeuNeu behind the Forecaster protocol: ``fit`` trains, ``predict`` answers all targets of one trajectory in
+    one forward pass, ``predict_many`` batches many trajectories.
+
+    ``setting`` is "both" without loss input (it reads no losses at all), "forecast" when it reads losses up to the
+    context end, and "loss_given" when it also reads the targets' losses.
+    """
+
+    def __init__(self, model_config: NeuNeuConfig | None = None, train_config: TrainConfig | None = None, *,
+                 profile: str = "cpu", out_dir: Path | str | None = None, name: str | None = None,
+                 val_series: Sequence[Series] | None = None, batch_trajectories: int = 64) -> None:
+        self.model_config = model_config or model_config_for(profile)
+        self.train_config = train_config or config_for(profile)
+        self.out_dir, self.val_series, self.batch_trajectories = out_dir, val_series, batch_trajectories
+        self._name = name
+        self.model: NeuNeu | None = None
+        self.result: TrainResult | None = None
+
+    @property
+    def name(self) -> str:
+        """e.g. "neuneu-none", "neuneu-hist", "neuneu-hist-given" (DiffHist), "neuneu-mean-index"."""
+        if self._name:
+            return self._name
+        cfg = self.model.config if self.model is not None else self.model_config
+        suffix = ("-given" if cfg.setting == "loss_given" else "") + ("-index" if cfg.time_axis == "index" else "")
+        return f"neuneu-{cfg.loss_input}{suffix}"
+
+    @property
+    def setting(self) -> str:
+        """Which information setting this forecaster is valid in."""
+        cfg = self.model.config if self.model is not None else self.model_config
+        return "both" if not cfg.uses_losses else cfg.setting
+
+    def fit(self, train: Sequence[Series]) -> NeuNeuForecaster:
+        """Train on ``train`` (validation on held-out runs of it, or on ``val_series``)."""
+        self.result = train_model(train, self.model_config, self.train_config, val_series=self.val_series,
+                                  out_dir=self.out_dir)
+        self.model = self.result.model
+        return self
+
+    def predict(self, context: Series, query: Query) -> Prediction:
+        """Quantiles (n_targets, 5) and median for ``query`` given the observed ``context``."""
+        return self.predict_many([(context, query)])[0]
+
+    @torch.no_grad()
+    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
+        """Predictions for many (context, query) pairs, ``batch_trajectories`` per forward pass, clipped to [0, 1]."""
+        model = self._require_model().eval()
+        pairs = list(pairs)
+        device = next(model.parameters()).device
+        mid = model.config.quantiles.index(0.5)
+        out: list[Prediction] = []
+        for start in range(0, len(pairs), self.batch_trajectories):
+            chunk = pairs[start : start + self.batch_trajectories]
+            quantiles = model(inference_batch(chunk, model.config).to(device)).float().clamp(0.0, 1.0).cpu().numpy()
+            for row, (_, query) in enumerate(chunk):
+                q = quantiles[row, : len(query)].astype(np.float64)
+                out.append(Prediction(median=q[:, mid].copy(), quantiles=q))
+        return out
+
+    def save(self, directory: Path | str) -> None:
+        """Write the trained model as safetensors + JSON config."""
+        save_model(self._require_model(), Path(directory), {"train": self.train_config.to_dict(), "name": self.name})
+
+    @classmethod
+    def load(cls, directory: Path | str, device: str = "cpu") -> NeuNeuForecaster:
+        """A forecaster ready to predict from a directory written by :meth:`save` or by training."""
+        model, meta = load_model(Path(directory), device)
+        train_config = TrainConfig.from_dict(meta["train"]) if "train" in meta else None
+        forecaster = cls(model.config, train_config, name=meta.get("name"))
+        forecaster.model = model
+        return forecaster
+
+    def _require_model(self) -> NeuNeu:
+        if self.model is None:
+            raise TrainError(f"{self.name} has no model: call fit() or load() first")
+        return self.model
+
+
+train_model = train  # an alias, so code with a parameter called ``train`` (the Forecaster protocol) can still call it
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def register_cli(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train``: ``python -m neuneu train --profile cpu --out DIR [--loss-input mean] …``."""
+    p = subparsers.add_parser("train", help="train NeuNeu on the public corpus")
+    p.add_argument("--profile", default="cpu", help="smoke | cpu | full")
+    p.add_argument("--out", required=True, type=Path, help="output directory (weights, config, checkpoint)")
+    p.add_argument("--loss-input", default="none", help="none | mean | vector | hist | sample")
+    p.add_argument("--setting", default="forecast", help="forecast | loss_given")
+    p.add_argument("--time-axis", default="tokens", help="tokens | flops | index")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cli_train)
+
+
+def _cli_train(args: argparse.Namespace) -> int:
+    from neuneu import trajectories  # lazy: the corpus loader is heavy and optional for the library
+
+    series = trajectories.to_series(trajectories.load_corpus())
+    model_config = replace(model_config_for(args.profile), loss_input=args.loss_input, setting=args.setting,
+                           time_axis=args.time_axis)
+    train_config = replace(config_for(args.profile), progress=not args.no_progress,
+                           **({} if args.seed is None else {"seed": args.seed}))
+    result = train(series, model_config, train_config, out_dir=args.out, resume=args.resume)
+    print(f"trained {len(result.train_runs)} runs ({len(series)} series) in {result.seconds:.0f} s; "
+          f"best val pinball {result.best_val_loss:.4f} at step {result.best_step}; wrote {args.out}")
+    return 0
