@@ -98,3 +98,46 @@ def plot_family_trajectories(series: list[Series], task: str, out_dir: Path | st
     fig.tight_layout()
     save_figure(fig, pd.DataFrame(rows), out_dir, name)
     return fig
+
+
+def plot_training_sample(traj, spec, out_dir: Path | str) -> plt.Figure:
+    """One training sample on its trajectory: kept context points, dropped interior points, and the targets.
+
+    ``traj`` is a :class:`neuneu.samples.Trajectory` (x = its time axis, log tokens by default) and ``spec`` a
+    :class:`neuneu.samples.SampleSpec` drawn from it.
+    """
+    end = int(spec.context[-1])
+    kept = np.asarray(spec.context)
+    dropped = np.setdiff1d(np.arange(end + 1), kept)
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    ax.plot(traj.axis, traj.values, color="0.8", lw=1, zorder=1, label="trajectory")
+    ax.scatter(traj.axis[kept], traj.values[kept], s=18, color="#1f77b4", zorder=3, label="context (kept)")
+    ax.scatter(traj.axis[dropped], traj.values[dropped], s=18, facecolors="none", edgecolors="#1f77b4", zorder=3,
+               label="context (dropped)")
+    ax.scatter(spec.target_axis, spec.target_values, s=30, marker="x", color="#d62728", zorder=4, label="targets")
+    ax.axvline(traj.axis[end], color="0.5", ls="--", lw=1)
+    ax.set_xlabel("log training tokens")
+    ax.set_ylabel(f"{traj.task} accuracy")
+    ax.set_title(f"{traj.run}: one training sample", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    role = np.full(len(traj), "after-context", dtype=object)
+    role[dropped], role[kept] = "dropped", "context"
+    data = pd.DataFrame({"axis": traj.axis, "value": traj.values, "role": role})
+    targets = pd.DataFrame({"axis": spec.target_axis, "value": spec.target_values, "role": "target"})
+    save_figure(fig, pd.concat([data, targets], ignore_index=True), out_dir, "training_sample")
+    return fig
+
+
+def plot_training_curves(history: pd.DataFrame, out_dir: Path | str, name: str) -> plt.Figure:
+    """Train and validation pinball loss against optimiser step (``history`` from training)."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(history["step"], history["train_loss"], label="train (pinball)")
+    ax.plot(history["step"], history["val_loss"], label="validation, held-out runs (pinball)")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("pinball loss")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, history, out_dir, name)
+    return fig

@@ -8,6 +8,8 @@ frozen config dataclass with one entry per profile here-named, so one word decid
 
 from __future__ import annotations
 
+import os
+
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "full")
 
 
@@ -20,3 +22,9 @@ def check_profile(name: str) -> str:
     if name not in PROFILE_NAMES:
         raise ProfileError(f"unknown profile {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
     return name
+
+
+def show_progress(requested: bool = True) -> bool:
+    """Whether to draw a progress bar: as requested, unless ``TQDM_DISABLE=1`` is set (the notebook runner sets
+    it, because strict nbval compares stderr and a progress bar's timings differ on every run)."""
+    return requested and os.environ.get("TQDM_DISABLE", "").lower() not in ("1", "true", "yes")

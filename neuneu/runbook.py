@@ -18,7 +18,7 @@ from neuneu.paths import REPO_ROOT
 from neuneu.profiles import check_profile
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
-_QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
+QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
               "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
 
 
@@ -57,7 +57,7 @@ def execute(source: Path, out_dir: Path, profile: str, *, force: bool = False) -
     tmp = out_dir / f".{source.stem}.{os.getpid()}.ipynb"
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    os.environ.update(_QUIET_ENV)
+    os.environ.update(QUIET_ENV)
     try:
         papermill.execute_notebook(nb, str(tmp), parameters={"PROFILE": profile}, kernel_name="python3",
                                    cwd=str(REPO_ROOT), progress_bar=False)

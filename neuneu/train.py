@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
-from neuneu.profiles import check_profile
+from neuneu.profiles import check_profile, show_progress
 from neuneu.samples import (SampleSpec, Trajectory, anchored_specs, collate, draw_training_sample,
                             inference_batch, prepare_all, trainable, with_feature_stats)
 from neuneu.series import Prediction, Query, Series
@@ -377,7 +377,7 @@ def _validate_and_keep_best(run: _Run) -> None:
 def _loop(run: _Run, stop_after_steps: int | None) -> bool:
     """Train until the last epoch ends (True) or ``stop_after_steps`` optimiser steps are done (False)."""
     cfg, state = run.config, run.state
-    bar = tqdm(total=cfg.total_steps, initial=state.step, disable=not cfg.progress, desc="train NeuNeu")
+    bar = tqdm(total=cfg.total_steps, initial=state.step, disable=not show_progress(cfg.progress), desc="train NeuNeu")
     try:
         while state.epoch < cfg.epochs:
             while state.batch_in_epoch < cfg.steps_per_epoch:

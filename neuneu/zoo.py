@@ -1,0 +1,128 @@
+"""The trained NeuNeu models the book uses: what each is trained on, where its weights live, how to rebuild it.
+
+Every model is named by a :class:`ModelSpec` — the evaluation split whose *train* side it sees, the information
+setting and the loss input. Weights trained under the ``cpu`` profile are committed under ``data/weights/<name>/``
+(safetensors + JSON config + training history), so ``make book`` reads them instead of retraining; the notebooks
+retrain on request, and under ``smoke`` (CI) and ``full`` (GPU) they always train into ``_build/weights-<profile>``.
+``python -m neuneu.zoo`` (``make weights``) retrains every committed model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from neuneu.paths import BUILD_DIR, DATA_DIR
+from neuneu.profiles import check_profile
+from neuneu.series import Series
+
+WEIGHTS_DIR = DATA_DIR / "weights"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One trained model: trained on the train side of ``split``, for ``setting``, reading ``loss_input``."""
+
+    split: str
+    setting: str = "forecast"
+    loss_input: str = "mean"
+    time_axis: str = "tokens"
+
+    @property
+    def name(self) -> str:
+        """Directory name, e.g. ``heldout-sizes__vector-loss_given``."""
+        axis = "" if self.time_axis == "tokens" else f"-{self.time_axis}"
+        return f"{self.split}__{self.loss_input}-{self.setting}{axis}"
+
+
+SPLITS = ("heldout-sizes", "heldout-multiplier", "unseen-family", "unseen-recipe", "heldout-tasks")
+#: The committed models: per split, one model for each information setting. The loss input is the per-checkpoint
+#: mean validation loss, the one loss every public suite has (OLMo: mean of 11 domains; Pythia, BigScience:
+#: LAMBADA log-perplexity).
+DEFAULT_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(split, setting, "mean") for split in SPLITS for setting in ("forecast", "loss_given")
+)
+#: Ablations on held-out sizes (chapter 8): no loss input, and the paper's index gaps instead of log-compute.
+ABLATION_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("heldout-sizes", "forecast", "none"),
+    ModelSpec("heldout-sizes", "forecast", "none", "index"),
+)
+
+
+def weights_dir(spec: ModelSpec, profile: str) -> Path:
+    """Committed weights for the cpu profile; a build folder for the others."""
+    root = WEIGHTS_DIR if check_profile(profile) == "cpu" else BUILD_DIR / f"weights-{profile}"
+    return root / spec.name
+
+
+def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
+    from neuneu.model import config_for as model_config_for
+    from neuneu.train import NeuNeuForecaster
+
+    config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
+                                 time_axis=spec.time_axis)
+    return NeuNeuForecaster(config, profile=profile, out_dir=out_dir, name=f"neuneu-{spec.loss_input}"
+                            + ("-given" if spec.setting == "loss_given" else "")
+                            + ("" if spec.time_axis == "tokens" else f"-{spec.time_axis}"))
+
+
+def train_spec(spec: ModelSpec, series: Sequence[Series], profile: str, out_dir: Path | None = None):
+    """Train the model ``spec`` names on the train side of its split; write it to ``out_dir`` when given."""
+    from neuneu.evaluate import make_split
+
+    train, _ = make_split(series, spec.split)
+    forecaster = _forecaster(spec, profile, out_dir)
+    forecaster.fit(train)
+    if out_dir is not None:
+        forecaster.save(out_dir)
+        history = forecaster.result.history if forecaster.result is not None else []
+        (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1, default=float))
+    return forecaster
+
+
+def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False):
+    """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
+    there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them."""
+    from neuneu.train import NeuNeuForecaster
+
+    folder = weights_dir(spec, profile)
+    if not retrain and (folder / "model.safetensors").is_file():
+        loaded = NeuNeuForecaster.load(folder)
+        loaded._name = _forecaster(spec, profile, None).name
+        return loaded
+    if folder.exists():
+        shutil.rmtree(folder)
+    return train_spec(spec, series, profile, folder)
+
+
+def history(spec: ModelSpec, profile: str) -> list[dict]:
+    """The training history (one dict per evaluation: step, train and validation pinball loss, lr)."""
+    path = weights_dir(spec, profile) / "history.json"
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m neuneu.zoo [--profile cpu] [--only NAME…]``: (re)train the committed models."""
+    from neuneu.trajectories import load_corpus, to_series
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--only", nargs="*", default=None, help="model names (default: all)")
+    args = parser.parse_args(argv)
+    series = to_series(load_corpus())
+    specs = [s for s in DEFAULT_SPECS + ABLATION_SPECS if args.only is None or s.name in args.only]
+    for spec in specs:
+        model = obtain(spec, series, args.profile, retrain=True)
+        result = model.result
+        print(f"{spec.name}: best val pinball {result.best_val_loss:.5f} at step {result.best_step} "
+              f"({result.seconds:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
