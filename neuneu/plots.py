@@ -141,3 +141,48 @@ def plot_training_curves(history: pd.DataFrame, out_dir: Path | str, name: str) 
     fig.tight_layout()
     save_figure(fig, history, out_dir, name)
     return fig
+
+
+def plot_miniladder_losses(losses: pd.DataFrame, references: pd.DataFrame, out_dir: Path | str) -> plt.Figure:
+    """Validation loss (nats/token) against training tokens, one line per mini-ladder run, with the unigram and
+    bigram references of each recipe as horizontal lines."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    cmap = plt.get_cmap("tab10")
+    for i, (run, g) in enumerate(losses.groupby("run", sort=True)):
+        ax.plot(g["tokens"], g["value"], "o-", ms=3, lw=1, color=cmap(i % 10), label=run)
+    refs = references[references["task"] == "val_loss"]
+    for _, r in refs.iterrows():
+        ax.axhline(r["value"], color="0.6", lw=0.8, ls=":" if r["model"] == "unigram" else "--")
+        ax.text(ax.get_xlim()[0], r["value"], f" {r['recipe']} {r['model']}", fontsize=6, va="bottom", color="0.4")
+    ax.set_xscale("log")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("validation loss (nats/token)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, pd.concat([losses.assign(kind="run"), refs.assign(kind="reference")], ignore_index=True),
+                out_dir, "miniladder_losses")
+    return fig
+
+
+def plot_paradigm_grid(series: list[Series], tasks: list[str], out_dir: Path | str, name: str) -> plt.Figure:
+    """A grid of BLiMP paradigms: accuracy against tokens, one line per run (colour = run)."""
+    cols = 4
+    rows_n = int(np.ceil(len(tasks) / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3 * cols, 2.3 * rows_n), squeeze=False, sharex=True)
+    runs = sorted({s.run for s in series})
+    cmap = plt.get_cmap("tab10")
+    rows = []
+    for ax, task in zip(axes.flat, tasks):
+        for s in (s for s in series if s.task == task):
+            ax.plot(s.tokens, s.values, lw=1, color=cmap(runs.index(s.run) % 10), label=s.run)
+            rows += [{"task": task, "run": s.run, "tokens": t, "value": v} for t, v in zip(s.tokens, s.values)]
+        ax.set_title(task.removeprefix("blimp_"), fontsize=7)
+        ax.set_xscale("log")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=5)
+    fig.supxlabel("training tokens", fontsize=8)
+    fig.supylabel("accuracy", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, pd.DataFrame(rows), out_dir, name)
+    return fig

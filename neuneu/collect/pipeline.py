@@ -33,6 +33,7 @@ from neuneu.collect.text import (
 )
 from neuneu.collect.training import Trainer, build_model, count_params, make_optimizer, window_order, write_json_atomic
 from neuneu.paths import CACHE_DIR, DATA_DIR
+from neuneu.profiles import show_progress
 
 DEFAULT_OUT = DATA_DIR / "miniladder"
 
@@ -162,7 +163,7 @@ def evaluate_checkpoint(model, prep: Prepared, tasks: dict, cfg: CollectConfig, 
 def collect_run(spec: RunSpec, cfg: CollectConfig, prep: Prepared, tasks: dict, work: Path, device: torch.device,
                 *, progress: bool = True, on_checkpoint: Callable[[str, int], None] | None = None) -> dict:
     """Train one run to the end, scoring each checkpoint; resume from ``state.safetensors`` when present."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     run_dir = work / "runs" / spec.name
     done = run_dir / "done.json"
@@ -180,7 +181,7 @@ def collect_run(spec: RunSpec, cfg: CollectConfig, prep: Prepared, tasks: dict, 
     state = run_dir / "state.safetensors"
     if state.exists():
         trainer.load(state)
-    bar = tqdm(total=total, initial=trainer.step, desc=spec.name, unit="step", disable=not progress)
+    bar = tqdm(total=total, initial=trainer.step, desc=spec.name, unit="step", disable=not show_progress(progress))
     for step in ckpts:
         if step <= trainer.step:
             continue

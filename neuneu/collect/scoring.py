@@ -67,7 +67,7 @@ def token_losses(
 
     ``tokens`` is the flat int array of all documents and ``offsets`` (D+1,) their starts; every document must fit
     the model's context (the validation shard is built that way)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     device = next(model.parameters()).device
     out = np.full(len(tokens), np.nan, dtype=np.float32)
@@ -97,7 +97,7 @@ def continuation_logprobs(
 
     Same semantics as lm-eval's ``loglikelihood``: the input is ``(context + continuation)[-(max_length+1):][:-1]``
     and only the continuation tokens are scored."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     device = next(model.parameters()).device
     seqs, n_cont = [], []
