@@ -629,14 +629,14 @@ def benchmark_timings(bench: Benchmark, method: str | None = None) -> tuple[floa
 # --------------------------------------------------------------------------------------------- loading and CLI
 
 
-class _Prefitted:
+class Prefitted:
     """Wraps an already-trained forecaster so the harness's ``fit(train)`` does not retrain it."""
 
     def __init__(self, inner: Forecaster) -> None:
         self.inner = inner
         self.name, self.setting = inner.name, inner.setting
 
-    def fit(self, train: Sequence[Series]) -> "_Prefitted":
+    def fit(self, train: Sequence[Series]) -> "Prefitted":
         return self
 
     def predict(self, context: Series, query: Query) -> Prediction:
@@ -661,7 +661,7 @@ def load_neuneu(weights: Path) -> Forecaster:
 
     if not Path(weights).is_dir():
         raise EvaluationError(f"weights directory {weights} does not exist")
-    return _Prefitted(NeuNeuForecaster.load(Path(weights)))
+    return Prefitted(NeuNeuForecaster.load(Path(weights)))
 
 
 def build_methods(names: Sequence[str] | None = None, weights: Path | None = None) -> list[Forecaster]:

@@ -186,3 +186,104 @@ def plot_paradigm_grid(series: list[Series], tasks: list[str], out_dir: Path | s
     fig.tight_layout()
     save_figure(fig, pd.DataFrame(rows), out_dir, name)
     return fig
+
+
+METHOD_COLORS = {"neuneu": "#1f77b4", "paper-logistic": "0.35", "run-logistic": "#9467bd", "power-law": "#8c564b",
+                 "two-stage": "#e377c2", "last-value": "#7f7f7f", "linear-logcompute": "#bcbd22", "ets": "#17becf"}
+
+
+def _method_color(name: str) -> str:
+    return METHOD_COLORS.get(name, METHOD_COLORS["neuneu"] if name.startswith("neuneu") else "#ff7f0e")
+
+
+def plot_forecasts(series: Series, context_end: int, forecasts: dict[str, tuple[np.ndarray, np.ndarray | None]],
+                   out_dir: Path | str, name: str, *, ax: plt.Axes | None = None, band: tuple[int, int] = (0, 4),
+                   x: str = "flops") -> plt.Figure:
+    """The paper's HellaSwag-750M figure on any series: truth as black dots, a dashed line at the context end, and
+    per method the median forecast (NeuNeu with its q10–q90 band shaded). ``forecasts`` maps a method name to
+    (median, quantiles or None) for targets context_end+1 … end. The x-axis is training FLOPs (or tokens)."""
+    own = ax is None
+    fig, ax = plt.subplots(figsize=(6, 3.4)) if own else (ax.figure, ax)
+    xs = np.asarray(getattr(series, x), float)
+    tx = xs[context_end + 1 :]
+    ax.scatter(xs, series.values, s=9, color="black", zorder=5, label="truth")
+    ax.axvline(xs[context_end], color="0.5", ls="--", lw=1)
+    rows = [{"method": "truth", "x": a, "median": v} for a, v in zip(xs, series.values)]
+    for method, (median, quantiles) in forecasts.items():
+        colour = _method_color(method)
+        dashed = not method.startswith("neuneu")
+        ax.plot(tx, median, color=colour, lw=1.6 if not dashed else 1.1, ls="--" if dashed else "-", label=method)
+        if quantiles is not None and not dashed:
+            ax.fill_between(tx, quantiles[:, band[0]], quantiles[:, band[1]], color=colour, alpha=0.2, lw=0)
+        for i, (a, m) in enumerate(zip(tx, median)):
+            row = {"method": method, "x": a, "median": m}
+            if quantiles is not None:
+                row.update({f"q{j}": quantiles[i, j] for j in range(quantiles.shape[1])})
+            rows.append(row)
+    ax.set_xscale("log")
+    ax.set_xlabel("training FLOPs" if x == "flops" else "training tokens")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"{series.run} · {series.task}", fontsize=9)
+    if own:
+        ax.legend(fontsize=7, loc="best")
+        fig.tight_layout()
+    save_figure(fig, pd.DataFrame(rows), out_dir, name)
+    return fig
+
+
+def plot_paper_logistic(train: list[Series], law, task: str, out_dir: Path | str) -> plt.Figure:
+    """Accuracy against mean validation loss for one task, pooled over training runs, with the fitted logistic
+    ``law`` of the paper's baseline (a :class:`neuneu.baselines.LossLogistic`: loss → (median, quantiles))."""
+    chosen = [s for s in train if s.task == task]
+    loss = np.concatenate([s.losses["mean"] for s in chosen])
+    acc = np.concatenate([s.values for s in chosen])
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    ax.scatter(loss, acc, s=4, alpha=0.4, color="0.4", label="training checkpoints")
+    grid = np.linspace(loss.min(), loss.max(), 200)
+    median, quantiles = law(grid)
+    ax.plot(grid, median, color="#d62728", lw=1.5, label="pooled logistic fit")
+    ax.fill_between(grid, quantiles[:, 0], quantiles[:, -1], color="#d62728", alpha=0.15, lw=0, label="q10–q90")
+    ax.invert_xaxis()
+    ax.set_xlabel("mean validation loss (nats)")
+    ax.set_ylabel(f"{task} accuracy")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, pd.DataFrame({"loss": loss, "acc": acc}), out_dir, f"paper_logistic_{task}")
+    return fig
+
+
+def plot_error_by_horizon(horizon: pd.DataFrame, out_dir: Path | str, name: str) -> plt.Figure:
+    """MAE against forecast horizon (checkpoints after the context end), one line per method, one panel per
+    setting (``horizon`` from :func:`neuneu.evaluate.horizon_table`, one split)."""
+    settings = list(dict.fromkeys(horizon["setting"]))
+    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.2), squeeze=False, sharey=True)
+    for ax, setting in zip(axes[0], settings):
+        for method, g in horizon[horizon["setting"] == setting].groupby("method"):
+            ax.plot(g["horizon"], g["mae"], lw=1.8 if method.startswith("neuneu") else 1, color=_method_color(method),
+                    ls="-" if method.startswith("neuneu") else "--", label=method)
+        ax.set_title(setting, fontsize=9)
+        ax.set_xlabel("horizon (checkpoints after the context end)")
+        ax.set_xscale("log")
+    axes[0][0].set_ylabel("MAE (accuracy points)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, horizon, out_dir, name)
+    return fig
+
+
+def plot_method_bars(summary: pd.DataFrame, metric: str, out_dir: Path | str, name: str) -> plt.Figure:
+    """One bar per method and setting for ``metric`` on one split (``summary`` rows of that split)."""
+    table = summary.pivot_table(index="method", columns="setting", values=metric)
+    table = table.loc[table.mean(axis=1).sort_values().index]
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(table) + 1.2))
+    height = 0.8 / max(1, table.shape[1])
+    for j, setting in enumerate(table.columns):
+        y = np.arange(len(table)) + j * height
+        ax.barh(y, table[setting], height=height, label=setting,
+                color=["#1f77b4", "#ff7f0e"][j % 2], alpha=0.85)
+    ax.set_yticks(np.arange(len(table)) + height * (table.shape[1] - 1) / 2, table.index, fontsize=8)
+    ax.set_xlabel(metric)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, table.reset_index(), out_dir, name)
+    return fig

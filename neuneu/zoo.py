@@ -54,10 +54,11 @@ ABLATION_SPECS: tuple[ModelSpec, ...] = (
 )
 
 
-def weights_dir(spec: ModelSpec, profile: str) -> Path:
-    """Committed weights for the cpu profile; a build folder for the others."""
-    root = WEIGHTS_DIR if check_profile(profile) == "cpu" else BUILD_DIR / f"weights-{profile}"
-    return root / spec.name
+def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path:
+    """Where the model lives: ``root`` when given, else the committed weights (cpu profile) or a build folder."""
+    if root is None:
+        root = WEIGHTS_DIR if check_profile(profile) == "cpu" else BUILD_DIR / f"weights-{profile}"
+    return Path(root) / spec.name
 
 
 def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
@@ -85,12 +86,13 @@ def train_spec(spec: ModelSpec, series: Sequence[Series], profile: str, out_dir:
     return forecaster
 
 
-def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False):
+def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False,
+           root: Path | None = None):
     """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
     there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them."""
     from neuneu.train import NeuNeuForecaster
 
-    folder = weights_dir(spec, profile)
+    folder = weights_dir(spec, profile, root)
     if not retrain and (folder / "model.safetensors").is_file():
         loaded = NeuNeuForecaster.load(folder)
         loaded._name = _forecaster(spec, profile, None).name
@@ -100,9 +102,9 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
     return train_spec(spec, series, profile, folder)
 
 
-def history(spec: ModelSpec, profile: str) -> list[dict]:
+def history(spec: ModelSpec, profile: str, root: Path | None = None) -> list[dict]:
     """The training history (one dict per evaluation: step, train and validation pinball loss, lr)."""
-    path = weights_dir(spec, profile) / "history.json"
+    path = weights_dir(spec, profile, root) / "history.json"
     return json.loads(path.read_text()) if path.is_file() else []
 
 

@@ -1,0 +1,125 @@
+"""The benchmark the project keeps: NeuNeu against every baseline, on every split, in both information settings.
+
+``python -m neuneu.bench`` (``make bench``) trains the NeuNeu models of :mod:`neuneu.zoo` under a profile (into
+``_build/bench/weights``, so the committed weights are never overwritten), scores them with every baseline through
+one harness (:mod:`neuneu.evaluate`), prints the main table and writes ``_build/bench/summary.json``:
+``{setting: {split: {method: {mae, rmse, coverage80, coverage50, ranking_accuracy, n_targets}}}}`` plus the
+timings ``train_seconds`` (the default model: held-out sizes, forecast) and ``predict_ms_per_trajectory``
+(NeuNeu, batched, CPU). The mini-ladder collection-overhead numbers are added under ``collection``.
+Chapter 6 of the book calls :func:`evaluate_all` on the committed weights instead of retraining.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from neuneu import evaluate, zoo
+from neuneu.baselines import default_baselines
+from neuneu.paths import BUILD_DIR
+from neuneu.series import Series
+
+BENCH_DIR = BUILD_DIR / "bench"
+MAIN_COLUMNS = ["setting", "split", "method", "mae", "rmse", "coverage80", "coverage50", "ranking_accuracy",
+                "n_targets"]
+
+
+@dataclass
+class Results:
+    """Predictions of every method on every split, the summary table, and NeuNeu's timings."""
+
+    predictions: pd.DataFrame
+    summary: pd.DataFrame
+    train_seconds: dict[str, float]
+    predict_ms_per_trajectory: float
+
+
+def neuneu_models(split: str, series: Sequence[Series], profile: str, *, retrain: bool = False,
+                  weights_root: Path | None = None, specs: Sequence[zoo.ModelSpec] = zoo.DEFAULT_SPECS):
+    """The trained NeuNeu models of ``split`` (wrapped so the harness does not refit them) and their training
+    seconds (0 for models loaded from disk)."""
+    models, seconds = [], {}
+    for spec in (s for s in specs if s.split == split):
+        start = time.perf_counter()
+        model = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root)
+        seconds[spec.name] = time.perf_counter() - start if model.result is not None else 0.0
+        models.append(evaluate.Prefitted(model))
+    return models, seconds
+
+
+def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str] = zoo.SPLITS,
+                 retrain: bool = False, weights_root: Path | None = None, progress: bool = False,
+                 specs: Sequence[zoo.ModelSpec] = zoo.DEFAULT_SPECS) -> Results:
+    """Every baseline and the NeuNeu models of each split, scored on that split's test side in both settings."""
+    predictions, stats, train_seconds = [], [], {}
+    for split in splits:
+        models, seconds = neuneu_models(split, series, profile, retrain=retrain, weights_root=weights_root,
+                                        specs=specs)
+        train_seconds.update(seconds)
+        bench = evaluate.run_benchmark([*default_baselines(), *models], series, splits=[split], progress=progress)
+        predictions.append(bench.predictions)
+        stats.append(bench.method_stats)
+    predictions_df = pd.concat(predictions, ignore_index=True)
+    stats_df = pd.concat(stats, ignore_index=True)
+    summary = evaluate.summarize(predictions_df, stats_df)
+    neuneu_stats = stats_df[stats_df["method"].str.startswith("neuneu")]
+    n = float(neuneu_stats["n_trajectories"].sum())
+    predict_ms = 1000 * float(neuneu_stats["predict_seconds"].sum()) / n if n else float("nan")
+    return Results(predictions_df, summary, train_seconds, predict_ms)
+
+
+def main_table(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
+    """Methods × (setting, split) of one metric — the book's main table."""
+    return summary.pivot_table(index="method", columns=["setting", "split"], values=metric).round(3)
+
+
+def collection_overhead(profile: str = "smoke") -> dict:
+    """The mini-ladder's overhead targets (per-token scoring vs a bare forward loop; lm-eval vs direct BLiMP)."""
+    from neuneu.collect.bench import collection_overhead as measure
+
+    return measure(profile)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m neuneu.bench [--profile cpu] [--splits …] [--no-retrain] [--no-collection]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--splits", nargs="+", default=list(zoo.SPLITS), choices=list(zoo.SPLITS))
+    parser.add_argument("--no-retrain", action="store_true", help="score the weights already in the bench folder")
+    parser.add_argument("--no-collection", action="store_true", help="skip the collection-overhead section")
+    parser.add_argument("--out", type=Path, default=BENCH_DIR)
+    args = parser.parse_args(argv)
+    from neuneu.trajectories import load_corpus, to_series
+
+    series = to_series(load_corpus())
+    results = evaluate_all(series, args.profile, splits=args.splits, retrain=not args.no_retrain,
+                           weights_root=args.out / "weights", progress=True)
+    evaluate.write_tables(results.predictions, results.summary, args.out)
+    default = zoo.DEFAULT_SPECS[0].name
+    path = evaluate.write_bench_summary(results.summary, args.out / "summary.json",
+                                        train_seconds=results.train_seconds.get(default, float("nan")),
+                                        predict_ms_per_trajectory=results.predict_ms_per_trajectory)
+    data = json.loads(path.read_text())
+    data["train_seconds_per_model"] = results.train_seconds
+    if not args.no_collection:
+        data["collection"] = collection_overhead()
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(results.summary[MAIN_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print("\nMAE (%), methods × (setting, split):\n", main_table(results.summary))
+    print(f"\ntrain seconds (default model {default}): {data['train_seconds']}; "
+          f"predict ms/trajectory: {data['predict_ms_per_trajectory']:.2f}")
+    if "collection" in data:
+        print("collection overhead:", json.dumps(data["collection"], default=float))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
