@@ -15,7 +15,7 @@ NB_OUT  := book/_executed
 NB_SMOKE := _build/nb-smoke
 export PYTHONHASHSEED := 0
 
-.PHONY: book test notebooks fetch bench clean help
+.PHONY: book test notebooks fetch bench weights clean help
 
 help:
 	@sed -n '1,6p' Makefile
@@ -44,7 +44,10 @@ test: $(FETCHED)
 	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
 
 bench: $(FETCHED)
-	$(PY) -m neuneu.bench
+	$(PY) -m neuneu.bench --profile cpu
+
+weights: $(FETCHED)
+	$(PY) -m neuneu.zoo --profile cpu
 
 clean:
 	rm -rf _build

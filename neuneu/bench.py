@@ -79,6 +79,19 @@ def main_table(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     return summary.pivot_table(index="method", columns=["setting", "split"], values=metric).round(3)
 
 
+def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Calibration (coverage of q10–q90 and q25–q75) and ranking accuracy per setting, split and method."""
+    return summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)
+
+
+def plot_mae_bars(summary: pd.DataFrame, out_dir: Path) -> None:
+    """One MAE bar chart per split of ``summary`` (figures saved beside their CSVs)."""
+    from neuneu import plots
+
+    for split in dict.fromkeys(summary["split"]):
+        plots.plot_method_bars(summary[summary["split"] == split], "mae", out_dir, f"mae_{split}")
+
+
 def collection_overhead(profile: str = "smoke") -> dict:
     """The mini-ladder's overhead targets (per-token scoring vs a bare forward loop; lm-eval vs direct BLiMP)."""
     from neuneu.collect.bench import collection_overhead as measure

@@ -440,12 +440,31 @@ def split_heldout_tasks(
     return _checked("heldout-tasks", train, test)
 
 
+def split_miniladder_size(series: Sequence[Series]) -> tuple[list[Series], list[Series]]:
+    """Mini-ladder by size: test on the largest model size present, train on the smaller ones."""
+    pool = [s for s in series if s.meta.get("source") == "miniladder"]
+    largest = max((float(s.meta["size_params"]) for s in pool), default=0.0)
+    train = [s for s in pool if float(s.meta["size_params"]) < largest]
+    test = [s for s in pool if float(s.meta["size_params"]) == largest]
+    return _checked("miniladder-size", train, test)
+
+
+def split_miniladder_recipe(series: Sequence[Series], *, recipe: str = "informal") -> tuple[list[Series], list[Series]]:
+    """Mini-ladder by training text: test on runs of ``recipe``, train on the other recipe(s)."""
+    pool = [s for s in series if s.meta.get("source") == "miniladder"]
+    train = [s for s in pool if _meta_text(s, "recipe") != recipe]
+    test = [s for s in pool if _meta_text(s, "recipe") == recipe]
+    return _checked("miniladder-recipe", train, test)
+
+
 SPLITS: dict[str, Callable[..., tuple[list[Series], list[Series]]]] = {
     "heldout-sizes": split_heldout_sizes,
     "heldout-multiplier": split_heldout_multiplier,
     "unseen-family": split_unseen_family,
     "unseen-recipe": split_unseen_recipe,
     "heldout-tasks": split_heldout_tasks,
+    "miniladder-size": split_miniladder_size,
+    "miniladder-recipe": split_miniladder_recipe,
 }
 
 

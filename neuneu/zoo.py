@@ -54,6 +54,16 @@ ABLATION_SPECS: tuple[ModelSpec, ...] = (
 )
 
 
+#: The paper's central ablation on the mini-ladder (chapter 8): which loss representation helps? Per-token losses
+#: exist only there. "hist" is the p-histogram at the context end (forecast) or its DiffHist to the target
+#: (loss_given); "sample" is the CNN over a fixed subsample of per-token losses.
+MINILADDER_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("miniladder-size", "forecast", "none"),
+    *(ModelSpec("miniladder-size", setting, loss_input)
+      for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample")),
+)
+
+
 def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path:
     """Where the model lives: ``root`` when given, else the committed weights (cpu profile) or a build folder."""
     if root is None:

@@ -43,7 +43,7 @@ RETRAIN = False
 # %%
 import pandas as pd
 
-from neuneu import bench, evaluate, metrics, plots, trajectories
+from neuneu import bench, evaluate, plots, trajectories
 from neuneu.paths import BUILD_DIR
 from neuneu.profiles import check_profile
 
@@ -66,8 +66,7 @@ summary = results.summary
 bench.main_table(summary, "mae")
 
 # %%
-for split in SPLITS:
-    fig = plots.plot_method_bars(summary[summary["split"] == split], "mae", FIG_DIR, f"mae_{split}")
+bench.plot_mae_bars(summary, FIG_DIR)
 
 # %% [markdown]
 # Calibration and ranking: `coverage80` is the share of truths inside NeuNeu's q10–q90 interval (nominal 80%),
@@ -76,7 +75,7 @@ for split in SPLITS:
 # over tasks (`neuneu.metrics.ranking_accuracy`).
 
 # %%
-summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)
+bench.quality_table(summary)
 
 # %% [markdown]
 # ## Paper and reproduction, side by side

@@ -61,14 +61,13 @@ summary = results.summary
 bench.main_table(summary, "mae")
 
 # %%
-for split in SPLITS:
-    fig = plots.plot_method_bars(summary[summary["split"] == split], "mae", FIG_DIR, f"mae_{split}")
+bench.plot_mae_bars(summary, FIG_DIR)
 
 # %% [markdown]
 # ## Calibration and ranking under transfer
 
 # %%
-summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)
+bench.quality_table(summary)
 
 # %% [markdown]
 # ## A Pythia forecast

@@ -275,3 +275,19 @@ def test_register_cli_adds_evaluate():
     args = parser.parse_args(["evaluate", "--split", "heldout-sizes", "--split", "heldout-tasks", "--out", "x"])
     assert args.func is ev._cli_evaluate and args.split == ["heldout-sizes", "heldout-tasks"]
     assert args.weights is None and args.mode == "anchored" and args.context_ratio == 0.2
+
+
+def test_miniladder_splits_hold_out_size_and_recipe():
+    from neuneu.samples import synthetic_series
+
+    series = []
+    for i, s in enumerate(synthetic_series(n_runs=3, n_tasks=2, n_points=12, seed=1)):
+        size = [1e5, 2e5, 4e5][int(s.run[-1]) % 3] if s.run[-1].isdigit() else 1e5
+        meta = {**s.meta, "source": "miniladder", "size_params": size, "recipe": "informal" if size == 2e5 else "prose"}
+        series.append(type(s)(run=s.run, task=s.task, steps=s.steps, tokens=s.tokens, flops=s.flops, values=s.values,
+                              losses=s.losses, meta=meta))
+    train, test = ev.make_split(series, "miniladder-size")
+    assert {s.meta["size_params"] for s in test} == {max(s.meta["size_params"] for s in series)}
+    assert not {s.run for s in train} & {s.run for s in test}
+    train, test = ev.make_split(series, "miniladder-recipe")
+    assert {s.meta["recipe"] for s in test} == {"informal"} and {s.meta["recipe"] for s in train} == {"prose"}

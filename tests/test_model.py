@@ -14,13 +14,7 @@ from neuneu.model import (LOSS_INPUTS, ConfigError, NeuNeu, NeuNeuConfig, NeuNeu
 TOL = 1e-6
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a shared CI box thrashes with more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_config(**overrides) -> NeuNeuConfig:

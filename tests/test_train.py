@@ -20,13 +20,7 @@ from neuneu.train import (NeuNeuForecaster, TrainConfig, TrainError, config_for,
                           pinball_loss, register_cli, split_by_run, train)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a shared CI box thrashes with more."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
