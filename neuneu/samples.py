@@ -17,7 +17,10 @@ Normalisation, all stored in :class:`~neuneu.model.NeuNeuConfig` so prediction r
 * accuracy: raw fraction y plus y − y_last;
 * loss features: standardised per feature (one scalar for per-token "sample" values) with the training set's
   mean and std, clipped to ±10, NaN → 0. In the ``loss_given`` setting a target carries the *change* of its
-  features from the context end, e.g. DiffHist = hist(target) − hist(context end).
+  features from the context end, e.g. DiffHist = hist(target) − hist(context end). With
+  ``config.relative_losses`` the context is relative too: each context point carries f_j − f_end and the soft
+  prompt f_end − f_first (the loss drop seen so far), so a model tested on larger models, whose losses fall below
+  every training loss, never reads an absolute level it was not trained on.
 
 Checkpoints with no compute (step 0, tokens 0) are dropped everywhere, as in the paper: they have no position on
 a log axis.
@@ -276,9 +279,13 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
     arr["last_value"][row] = values[-1]
     if config.uses_losses:
         end_features = traj.features[spec.context[-1]]
-        arr["prompt_loss"][row] = end_features
+        context_features = traj.features[spec.context]
+        prompt = end_features
+        if config.relative_losses:  # translation-invariant: no absolute loss level the train sizes never reached
+            prompt, context_features = end_features - context_features[0], context_features - end_features
+        arr["prompt_loss"][row] = prompt
         if "ctx_loss" in arr:
-            arr["ctx_loss"][row, :m] = traj.features[spec.context]
+            arr["ctx_loss"][row, :m] = context_features
         if "query_loss" in arr:
             arr["query_loss"][row, :t] = spec.target_features - end_features
     if spec.target_values is not None:

@@ -126,6 +126,23 @@ def test_loss_given_query_carries_diffhist(series: list[Series]) -> None:
     np.testing.assert_allclose(inputs.prompt_loss[0].numpy(), inputs.ctx_loss[0, -1].numpy())
 
 
+def test_relative_losses_ignore_the_absolute_loss_level(series: list[Series]) -> None:
+    config = fitted(series, loss_input="mean", setting="loss_given", relative_losses=True)
+    context, query = cut(series[0], 6)
+    shift = lambda losses: {k: v - 0.2 for k, v in losses.items()}  # noqa: E731  (a "bigger model": lower loss)
+    lower = (dataclasses.replace(context, losses=shift(context.losses)),
+             dataclasses.replace(query, losses=shift(query.losses)))
+    a, b = inference_batch([(context, query)], config), inference_batch([lower], config)
+    for name in ("prompt_loss", "ctx_loss", "query_loss"):
+        np.testing.assert_allclose(getattr(a, name).numpy(), getattr(b, name).numpy(), atol=1e-5)
+    scale = config.feature_scale[0]
+    mean = context.losses["mean"]
+    np.testing.assert_allclose(a.ctx_loss[0, :, 0].numpy(), (mean - mean[-1]) / scale, atol=1e-5)
+    np.testing.assert_allclose(a.prompt_loss[0, 0].item(), (mean[-1] - mean[0]) / scale, atol=1e-5)
+    absolute = inference_batch([(context, query)], dataclasses.replace(config, relative_losses=False))
+    assert not np.allclose(absolute.prompt_loss.numpy(), a.prompt_loss.numpy())
+
+
 def test_collate_pads_with_masks(series: list[Series]) -> None:
     config = fitted(series, loss_input="mean")
     trajs = prepare_all(series, config)

@@ -153,3 +153,28 @@ def test_cli_registers_train() -> None:
     register_cli(parser.add_subparsers())
     args = parser.parse_args(["train", "--profile", "smoke", "--out", "x", "--loss-input", "mean"])
     assert args.func.__name__ == "_cli_train" and (args.loss_input, args.out) == ("mean", Path("x"))
+
+
+def test_conformal_calibration_reaches_nominal_coverage_on_held_out_runs(tmp_path):
+    from neuneu.evaluate import context_end_index, cut_context, make_query
+
+    series = synthetic_series(n_runs=6, n_tasks=3, n_points=16, seed=5)
+    held_out = [s for s in series if s.run in ("run4", "run5")]
+    forecaster = NeuNeuForecaster(dataclasses.replace(model_config_for("smoke"), loss_input="mean"),
+                                  config_for("smoke"), val_series=held_out)
+    forecaster.fit([s for s in series if s not in held_out])
+    inner, outer = forecaster.interval_scale
+    assert inner >= 1.0 and outer >= 1.0
+    inside80, inside50, total = 0, 0, 0
+    for s in held_out:
+        end = context_end_index(len(s))
+        targets = np.arange(end + 1, len(s))
+        q = forecaster.predict(cut_context(s, end), make_query(s, targets, "forecast")).quantiles
+        assert np.all(np.diff(q, axis=1) >= 0)
+        y = s.values[targets]
+        inside80 += int(np.sum((y >= q[:, 0]) & (y <= q[:, 4])))
+        inside50 += int(np.sum((y >= q[:, 1]) & (y <= q[:, 3])))
+        total += len(y)
+    assert inside80 / total >= 0.8 - 1e-9 and inside50 / total >= 0.5 - 1e-9
+    forecaster.save(tmp_path)
+    assert NeuNeuForecaster.load(tmp_path).interval_scale == (inner, outer)
