@@ -32,6 +32,7 @@ class ModelSpec:
     setting: str = "forecast"
     loss_input: str = "mean"
     time_axis: str = "tokens"
+    budget: float = 1.0  # share of the profile's training samples (the small mini-ladder needs fewer)
 
     @property
     def name(self) -> str:
@@ -58,8 +59,8 @@ ABLATION_SPECS: tuple[ModelSpec, ...] = (
 #: exist only there. "hist" is the p-histogram at the context end (forecast) or its DiffHist to the target
 #: (loss_given); "sample" is the CNN over a fixed subsample of per-token losses.
 MINILADDER_SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("miniladder-size", "forecast", "none"),
-    *(ModelSpec("miniladder-size", setting, loss_input)
+    ModelSpec("miniladder-size", "forecast", "none", budget=0.25),
+    *(ModelSpec("miniladder-size", setting, loss_input, budget=0.25)
       for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample")),
 )
 
@@ -74,10 +75,15 @@ def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path
 def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
     from neuneu.model import config_for as model_config_for
     from neuneu.train import NeuNeuForecaster
+    from neuneu.train import config_for as train_config_for
 
     config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
                                  time_axis=spec.time_axis)
-    return NeuNeuForecaster(config, profile=profile, out_dir=out_dir, name=f"neuneu-{spec.loss_input}"
+    train_config = train_config_for(profile)
+    if spec.budget != 1.0:
+        train_config = dataclasses.replace(
+            train_config, samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
+    return NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=f"neuneu-{spec.loss_input}"
                             + ("-given" if spec.setting == "loss_given" else "")
                             + ("" if spec.time_axis == "tokens" else f"-{spec.time_axis}"))
 
