@@ -79,6 +79,23 @@ def main_table(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     return summary.pivot_table(index="method", columns=["setting", "split"], values=metric).round(3)
 
 
+def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
+    """Per (setting, split): the best method by ``metric`` (lowest), the best NeuNeu variant and the best baseline,
+    and NeuNeu's change relative to that baseline in % — the sentence a reader wants, computed, not written."""
+    rows = []
+    for (setting, split), g in summary.groupby(["setting", "split"], sort=True):
+        g = g.dropna(subset=[metric])
+        ours = g[g["method"].str.startswith("neuneu")].nsmallest(1, metric)
+        base = g[~g["method"].str.startswith("neuneu")].nsmallest(1, metric)
+        if ours.empty or base.empty:
+            continue
+        o, b = ours.iloc[0], base.iloc[0]
+        rows.append({"setting": setting, "split": split, "best": g.nsmallest(1, metric)["method"].iloc[0],
+                     "neuneu": o["method"], f"neuneu_{metric}": o[metric], "best_baseline": b["method"],
+                     f"baseline_{metric}": b[metric], "neuneu_vs_baseline_%": 100 * (o[metric] / b[metric] - 1)})
+    return pd.DataFrame(rows).round(3)
+
+
 def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Calibration (coverage of q10–q90 and q25–q75) and ranking accuracy per setting, split and method."""
     return summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)

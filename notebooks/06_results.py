@@ -65,6 +65,13 @@ summary = results.summary
 # %%
 bench.main_table(summary, "mae")
 
+# %% [markdown]
+# Per setting and split: the best method, NeuNeu's best variant, the best baseline, and NeuNeu's relative change
+# against it (negative = NeuNeu better).
+
+# %%
+bench.winners(summary)
+
 # %%
 bench.plot_mae_bars(summary, FIG_DIR)
 
