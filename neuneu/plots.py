@@ -10,14 +10,11 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from neuneu.series import Series  # noqa: E402
+from neuneu.series import Series
 
 SHAPE_COLORS = {"steady": "#1f77b4", "plateau": "#2ca02c", "emergent": "#d62728", "non-monotone": "#9467bd",
                 "inverse": "#ff7f0e", "flat": "#7f7f7f"}
