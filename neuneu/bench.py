@@ -96,6 +96,22 @@ def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
+def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
+                  methods: Sequence[str]) -> tuple[int, dict]:
+    """(context end, {method: (median, quantiles)}) of one trajectory from a predictions table — what
+    :func:`neuneu.plots.plot_forecasts` draws. NeuNeu variants are always included; others only if in ``methods``."""
+    from neuneu.evaluate import QUANTILE_COLUMNS
+
+    rows = predictions[(predictions["run"] == run) & (predictions["task"] == task)
+                       & (predictions["split"] == split) & (predictions["setting"] == setting)]
+    out = {}
+    for method, g in rows.groupby("method", sort=False):
+        if method.startswith("neuneu") or method in methods:
+            g = g.sort_values("target_idx")
+            out[method] = (g["median"].to_numpy(), g[list(QUANTILE_COLUMNS)].to_numpy())
+    return int(rows["context_end"].iloc[0]), out
+
+
 def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Calibration (coverage of q10–q90 and q25–q75) and ranking accuracy per setting, split and method."""
     return summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)

@@ -121,26 +121,12 @@ fig = plots.plot_error_by_horizon(horizon, FIG_DIR, "error_by_horizon")
 # end dashed, NeuNeu's median with its q10–q90 band, and the strongest baselines.
 
 # %%
-preds = results.predictions
 by_key = {s.key: s for s in series}
-
-
-def forecasts_for(run: str, task: str, setting: str) -> dict:
-    rows = preds[(preds["run"] == run) & (preds["task"] == task) & (preds["setting"] == setting)
-                 & (preds["split"] == "heldout-sizes")]
-    out = {}
-    for method, g in rows.groupby("method", sort=False):
-        if method.startswith("neuneu") or method in ("paper-logistic", "two-stage", "linear-logcompute"):
-            g = g.sort_values("target_idx")
-            out[method] = (g["median"].to_numpy(), g[list(evaluate.QUANTILE_COLUMNS)].to_numpy())
-    return out
-
-
 for run, task, setting in [("olmo-1B-5xC", "hellaswag", "forecast"), ("olmo-3B-1xC", "arc_easy", "forecast"),
                            ("olmo-1B-5xC", "hellaswag", "loss_given")]:
-    s = by_key[(run, task)]
-    end = int(preds[(preds["run"] == run) & (preds["task"] == task)]["context_end"].iloc[0])
-    fig = plots.plot_forecasts(s, end, forecasts_for(run, task, setting), FIG_DIR, f"forecast_{run}_{task}_{setting}")
+    end, forecasts = bench.forecasts_for(results.predictions, run, task, split="heldout-sizes", setting=setting,
+                                         methods=("paper-logistic", "two-stage", "linear-logcompute"))
+    fig = plots.plot_forecasts(by_key[(run, task)], end, forecasts, FIG_DIR, f"forecast_{run}_{task}_{setting}")
 
 # %% [markdown]
 # ## Summary

@@ -82,16 +82,11 @@ bench.quality_table(summary)
 # checkpoints covers only the first ~0.1% of training: the hardest possible forecast.
 
 # %%
-preds = results.predictions
 by_key = {s.key: s for s in series}
 run, task = "pythia-1.4b", "piqa"
-rows = preds[(preds["run"] == run) & (preds["task"] == task) & (preds["setting"] == "forecast")
-             & (preds["split"] == "unseen-family")]
-forecasts = {m: (g.sort_values("target_idx")["median"].to_numpy(),
-                 g.sort_values("target_idx")[list(evaluate.QUANTILE_COLUMNS)].to_numpy())
-             for m, g in rows.groupby("method", sort=False) if m.startswith("neuneu") or m in ("two-stage", "ets")}
-fig = plots.plot_forecasts(by_key[(run, task)], int(rows["context_end"].iloc[0]), forecasts, FIG_DIR,
-                           f"forecast_{run}_{task}", x="tokens")
+end, forecasts = bench.forecasts_for(results.predictions, run, task, split="unseen-family", setting="forecast",
+                                     methods=("two-stage", "ets"))
+fig = plots.plot_forecasts(by_key[(run, task)], end, forecasts, FIG_DIR, f"forecast_{run}_{task}", x="tokens")
 
 # %% [markdown]
 # ## Reading the zero-shot tables
