@@ -59,9 +59,9 @@ class ConfigError(ValueError):
 class NeuNeuConfig:
     """Everything needed to rebuild a NeuNeu model and its input normalisation; the constructor takes it as-is.
 
-    ``loss_dim``, ``feature_center`` and ``feature_scale`` describe the loss features and are filled from the
-    training data by :func:`neuneu.samples.with_feature_stats`; they are saved with the weights so that
-    prediction normalises inputs exactly as training did.
+    ``loss_dim``, ``feature_center`` and ``feature_scale`` describe the loss features and ``tasks`` the task
+    vocabulary; all are filled from the training data by :func:`neuneu.samples.with_feature_stats` and saved
+    with the weights so that prediction normalises inputs exactly as training did.
     """
 
     loss_input: str = "none"  # none | mean | vector | hist | sample
@@ -71,6 +71,8 @@ class NeuNeuConfig:
     relative_losses: bool = False  # loss features relative to the context end (see neuneu.samples), not absolute
     residual_to_last: bool = True  # median = last observed accuracy + learned change
     separate_bos: bool = True  # a (BOS, query) token pair per target; False: one token (BOS vector + query)
+    task_identity: bool = False  # beyond the paper (spec §9.18): a learned embedding of the task joins the prompt
+    tasks: tuple[str, ...] = ()  # the tasks that have an embedding (filled from the training data); others: unknown
     d_model: int = 128
     n_layers: int = 3
     n_heads: int = 4
@@ -161,6 +163,7 @@ class NeuNeuInputs:
     prompt_loss: Tensor | None = None  # (B, F) standardised loss features at the context end
     ctx_loss: Tensor | None = None  # (B, L, F) at every context point (when loss_on_context)
     query_loss: Tensor | None = None  # (B, T, F) target minus context-end features (loss_given)
+    task: Tensor | None = None  # (B,) int64 index into config.tasks plus one; 0 = unknown task
 
     def to(self, device: torch.device | str) -> NeuNeuInputs:
         """The same batch on ``device``."""
@@ -304,6 +307,9 @@ class NeuNeu(nn.Module):
                 self.query_loss_encoder = make_loss_encoder(config)
         else:
             self.no_loss_prompt = nn.Parameter(torch.randn(d) * 0.02)
+        if config.task_identity:  # row 0 is the "unknown task" embedding (unseen tasks, task dropout in training)
+            self.task_embed = nn.Embedding(len(config.tasks) + 1, d)
+            nn.init.normal_(self.task_embed.weight, std=0.02)
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
         self.final_norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, len(config.quantiles))
@@ -348,6 +354,8 @@ class NeuNeu(nn.Module):
             prompt = self.loss_encoder(_required(inputs.prompt_loss, "prompt_loss"))
             if self.config.loss_on_context:
                 tokens = tokens + self.loss_encoder(torch.where(keep, _required(inputs.ctx_loss, "ctx_loss"), 0.0))
+        if self.config.task_identity:
+            prompt = prompt + self.task_embed(_required(inputs.task, "task"))
         return torch.cat([prompt[:, None], tokens], dim=1)
 
     def _readout_tokens(self, inputs: NeuNeuInputs) -> Tensor:
@@ -389,7 +397,8 @@ class NeuNeu(nn.Module):
 
 def _required(tensor: Tensor | None, name: str) -> Tensor:
     if tensor is None:
-        raise ConfigError(f"this model reads losses, but inputs.{name} is None")
+        what = "the task" if name == "task" else "losses"
+        raise ConfigError(f"this model reads {what}, but inputs.{name} is None")
     return tensor
 
 

@@ -56,6 +56,7 @@ class Trajectory:
     axis: np.ndarray  # (n,) float64
     values: np.ndarray  # (n,) float32 accuracy
     features: np.ndarray | None  # (n, F) float32, or None for loss_input "none"
+    task_index: int = 0  # 1 + position of the task in config.tasks; 0 = unknown (or no task identity)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -70,6 +71,7 @@ class SampleSpec:
     target_axis: np.ndarray  # (T,) target positions on the trajectory's axis (absolute)
     target_features: np.ndarray | None = None  # (T, F) standardised loss features at the targets (loss_given)
     target_values: np.ndarray | None = None  # (T,) true accuracy (training and validation only)
+    task_known: bool = True  # False: the model is told "unknown task" (task dropout while training)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -138,8 +140,9 @@ def prepare(series: Series, config: NeuNeuConfig) -> Trajectory:
     features = None
     if config.uses_losses:
         features = standardise(raw_loss_features(series, config.loss_input)[idx], config)
+    task_index = config.tasks.index(series.task) + 1 if series.task in config.tasks else 0
     return Trajectory(series.run, series.task, steps[idx], axis,
-                      np.asarray(series.values, dtype=np.float32)[idx], features)
+                      np.asarray(series.values, dtype=np.float32)[idx], features, task_index)
 
 
 def prepare_all(series: Sequence[Series], config: NeuNeuConfig) -> list[Trajectory]:
@@ -155,8 +158,11 @@ def with_feature_stats(config: NeuNeuConfig, series: Sequence[Series]) -> NeuNeu
     """``config`` with ``loss_dim``, ``feature_center`` and ``feature_scale`` computed from ``series``.
 
     Each run counts once (its loss features are shared by all its tasks). Per-token "sample" values get one
-    scalar mean and std, so the CNN sees the same transform at every position.
+    scalar mean and std, so the CNN sees the same transform at every position. With ``task_identity`` the sorted
+    task names of ``series`` become ``tasks``.
     """
+    if config.task_identity:
+        config = replace(config, tasks=tuple(sorted({s.task for s in series})))
     if not config.uses_losses:
         return replace(config, loss_dim=0, feature_center=(), feature_scale=())
     by_run: dict[str, np.ndarray] = {}
@@ -196,10 +202,12 @@ def spec_from_indices(traj_index: int, traj: Trajectory, context: np.ndarray, ta
 
 def draw_training_sample(trajs: Sequence[Trajectory], eligible: np.ndarray, rng: np.random.Generator, *,
                          drop_prob: float, max_horizon: int | None, targets_per_context: int,
-                         max_context: int, max_context_fraction: float = 1.0) -> SampleSpec:
+                         max_context: int, max_context_fraction: float = 1.0,
+                         task_drop_prob: float = 0.0) -> SampleSpec:
     """One random training sample: a trajectory (uniform over ``eligible``), a context end c (uniform, from a single
     point up to ``max_context_fraction`` of the trajectory), up to ``targets_per_context`` distinct targets in
-    (c, c + max_horizon], and interior context dropout."""
+    (c, c + max_horizon], and interior context dropout. With probability ``task_drop_prob`` the task is hidden,
+    so that a model with task identity also learns to forecast tasks it has never seen."""
     traj_index = int(eligible[rng.integers(len(eligible))])
     n = len(trajs[traj_index])
     c_last = max(0, min(n - 2, int(max_context_fraction * (n - 1))))
@@ -210,7 +218,10 @@ def draw_training_sample(trajs: Sequence[Trajectory], eligible: np.ndarray, rng:
     interior = np.arange(1, c)
     kept = interior[rng.random(len(interior)) >= drop_prob]
     context = np.unique(np.concatenate([[0], kept, [c]]))
-    return spec_from_indices(traj_index, trajs[traj_index], thin_context(context, max_context, rng), targets)
+    spec = spec_from_indices(traj_index, trajs[traj_index], thin_context(context, max_context, rng), targets)
+    if task_drop_prob > 0 and rng.random() < task_drop_prob:  # no draw otherwise: older runs stay bitwise equal
+        spec = replace(spec, task_known=False)
+    return spec
 
 
 def trainable(trajs: Sequence[Trajectory]) -> np.ndarray:
@@ -253,7 +264,8 @@ def collate(trajs: Sequence[Trajectory], specs: Sequence[SampleSpec],
     loss_dim = config.loss_dim
     arr = {"ctx_value": np.zeros((batch, n_ctx, 2), np.float32), "ctx_pos": np.zeros((batch, n_ctx), np.float32),
            "ctx_mask": np.zeros((batch, n_ctx), bool), "query_pos": np.zeros((batch, n_tgt), np.float32),
-           "query_mask": np.zeros((batch, n_tgt), bool), "last_value": np.zeros(batch, np.float32)}
+           "query_mask": np.zeros((batch, n_tgt), bool), "last_value": np.zeros(batch, np.float32),
+           "task": np.zeros(batch, np.int64)}
     if config.uses_losses:
         arr["prompt_loss"] = np.zeros((batch, loss_dim), np.float32)
         if config.loss_on_context:
@@ -277,6 +289,7 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
     arr["ctx_pos"][row, :m], arr["ctx_mask"][row, :m] = ctx_pos, True
     arr["query_pos"][row, :t], arr["query_mask"][row, :t] = query_pos, True
     arr["last_value"][row] = values[-1]
+    arr["task"][row] = traj.task_index if spec.task_known else 0
     if config.uses_losses:
         end_features = traj.features[spec.context[-1]]
         context_features = traj.features[spec.context]

@@ -68,6 +68,7 @@ class TrainConfig:
     drop_prob: float = 0.4
     max_horizon: int | None = None  # checkpoints ahead; None = to the end of the trajectory (covers evaluation)
     max_context_fraction: float = 1.0  # latest context end, as a fraction of the trajectory
+    task_drop_prob: float = 0.2  # share of samples whose task is hidden (models with task identity only)
     val_fraction: float = 0.1  # fraction of runs held out
     val_context_ratio: float = 0.2
     max_val_trajectories: int = 512
@@ -325,7 +326,8 @@ def _batch_specs(run: _Run, epoch: int, batch: int) -> list[SampleSpec]:
     return [draw_training_sample(run.trajs, run.eligible, rng, drop_prob=cfg.drop_prob, max_horizon=cfg.max_horizon,
                                  targets_per_context=cfg.targets_per_context,
                                  max_context=run.model.config.max_context,
-                                 max_context_fraction=cfg.max_context_fraction)
+                                 max_context_fraction=cfg.max_context_fraction,
+                                 task_drop_prob=cfg.task_drop_prob if run.model.config.task_identity else 0.0)
             for _ in range(cfg.batch_size)]
 
 

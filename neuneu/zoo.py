@@ -33,12 +33,20 @@ class ModelSpec:
     loss_input: str = "mean"
     time_axis: str = "tokens"
     budget: float = 1.0  # share of the profile's training samples (the small mini-ladder needs fewer)
+    task_identity: bool = False  # a learned task embedding (beyond the paper; unseen tasks read "unknown")
 
     @property
     def name(self) -> str:
-        """Directory name, e.g. ``heldout-sizes__vector-loss_given``."""
+        """Directory name, e.g. ``heldout-sizes__vector-loss_given`` or ``heldout-sizes__mean-forecast-task``."""
         axis = "" if self.time_axis == "tokens" else f"-{self.time_axis}"
-        return f"{self.split}__{self.loss_input}-{self.setting}{axis}"
+        return f"{self.split}__{self.loss_input}-{self.setting}{axis}{'-task' if self.task_identity else ''}"
+
+    @property
+    def method(self) -> str:
+        """The method name in result tables, e.g. ``neuneu-mean-given`` or ``neuneu-mean-task``."""
+        return (f"neuneu-{self.loss_input}" + ("-given" if self.setting == "loss_given" else "")
+                + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
+                + ("-task" if self.task_identity else ""))
 
 
 SPLITS = ("heldout-sizes", "heldout-multiplier", "unseen-family", "unseen-recipe", "heldout-tasks")
@@ -78,14 +86,12 @@ def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
     from neuneu.train import config_for as train_config_for
 
     config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
-                                 time_axis=spec.time_axis)
+                                 time_axis=spec.time_axis, task_identity=spec.task_identity)
     train_config = train_config_for(profile)
     if spec.budget != 1.0:
         train_config = dataclasses.replace(
             train_config, samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
-    return NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=f"neuneu-{spec.loss_input}"
-                            + ("-given" if spec.setting == "loss_given" else "")
-                            + ("" if spec.time_axis == "tokens" else f"-{spec.time_axis}"))
+    return NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method)
 
 
 def train_spec(spec: ModelSpec, series: Sequence[Series], profile: str, out_dir: Path | None = None):

@@ -72,6 +72,23 @@ def tiny_llama(vocab: int, seed: int = 0, seq_len: int = 64):
     return build_model(size, vocab, seq_len, seed).eval()
 
 
+def test_chunked_head_scoring_matches_the_models_own_logits(monkeypatch):
+    import neuneu.collect.scoring as scoring
+
+    rng = np.random.default_rng(1)
+    docs = [rng.integers(1, 50, size=n) for n in (30, 4, 17, 2, 25)]
+    tokens = np.concatenate(docs)
+    offsets = np.concatenate([[0], np.cumsum([len(d) for d in docs])])
+    model = tiny_llama(50)
+    assert scoring._plain_head(model) is not None
+    monkeypatch.setattr(scoring, "ROW_CHUNK", 7)  # several chunks per batch, one cut inside a document
+    chunked = token_losses(model, tokens, offsets, batch_size=3)
+    monkeypatch.setattr(scoring, "PLAIN_HEAD_MODELS", frozenset())  # the generic path: the model's own logits
+    generic = token_losses(model, tokens, offsets, batch_size=3)
+    np.testing.assert_allclose(chunked, generic, rtol=1e-5, atol=1e-5)
+    assert np.isnan(chunked[offsets[:-1]]).all() and np.isfinite(chunked).sum() == len(tokens) - len(docs)
+
+
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
     """A random tiny Llama and our BPE tokenizer saved together, as a user's checkpoint directory would be."""

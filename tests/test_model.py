@@ -153,6 +153,21 @@ def test_loss_model_needs_loss_dim_and_loss_inputs() -> None:
         NeuNeu(config)(batch)
 
 
+def test_task_identity_embeds_the_task_and_needs_it() -> None:
+    config = tiny_config(loss_input="mean", task_identity=True, tasks=("arc", "piqa"))
+    model = trained_looking(NeuNeu(config))
+    batch = random_inputs(config, batch=3, n_ctx=4, n_tgt=2)
+    batch.task = torch.tensor([0, 1, 2])
+    same = dataclasses.replace(batch, task=torch.tensor([0, 0, 0]))
+    with torch.no_grad():
+        out, out_unknown = model(batch), model(same)
+    torch.testing.assert_close(out[0], out_unknown[0], rtol=0, atol=TOL)  # row 0 was already "unknown"
+    assert not torch.allclose(out[1:], out_unknown[1:])
+    batch.task = None
+    with pytest.raises(ConfigError, match=r"^this model reads the task, but inputs.task is None$"):
+        model(batch)
+
+
 def test_config_json_round_trip_and_unknown_fields() -> None:
     config = tiny_config(loss_input="vector")
     assert NeuNeuConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config

@@ -196,3 +196,29 @@ def test_missing_losses_raise(series: list[Series]) -> None:
     with pytest.raises(NeuNeuInputError, match=r"^missing loss features: series run0/task0 has no "
                                                r"losses\['hist'\]$"):
         prepare(no_hist, config)
+
+
+def test_task_identity_learns_the_task_vocabulary_and_marks_unknown_tasks(series: list[Series]) -> None:
+    config = fitted(series, task_identity=True)
+    assert config.tasks == tuple(sorted({s.task for s in series}))
+    assert fitted(series).tasks == ()  # off by default: the paper gives no task identity
+    known = prepare(series[0], config)
+    assert known.task_index == config.tasks.index(series[0].task) + 1
+    stranger = dataclasses.replace(series[0], task="never-seen")
+    assert prepare(stranger, config).task_index == 0
+    inputs, _ = collate([known, prepare(stranger, config)],
+                        [spec for spec in anchored_specs([known, prepare(stranger, config)], 0.2, 16)], config)
+    assert inputs.task.tolist() == [known.task_index, 0]
+
+
+def test_task_dropout_hides_the_task_and_leaves_other_draws_unchanged(series: list[Series]) -> None:
+    config = fitted(series, task_identity=True)
+    trajs = prepare_all(series, config)
+    kwargs = dict(drop_prob=0.4, max_horizon=None, targets_per_context=3, max_context=16)
+    hidden = [draw_training_sample(trajs, trainable(trajs), np.random.default_rng(i), task_drop_prob=1.0, **kwargs)
+              for i in range(20)]
+    plain = [draw_training_sample(trajs, trainable(trajs), np.random.default_rng(i), **kwargs) for i in range(20)]
+    assert not any(s.task_known for s in hidden) and all(s.task_known for s in plain)
+    assert all(np.array_equal(a.context, b.context) and a.traj == b.traj for a, b in zip(hidden, plain))
+    inputs, _ = collate(trajs, hidden, config)
+    assert inputs.task.tolist() == [0] * 20

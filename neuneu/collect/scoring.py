@@ -39,17 +39,48 @@ def _pad(seqs: list[np.ndarray], pad_id: int, device: torch.device) -> tuple[tor
     return ids.to(device), mask.to(device)
 
 
-def _next_token_nll(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """(B, T-1) float32 ``-log p(ids[:, j+1] | ids[:, :j+1])``; values at padded targets are meaningless.
+#: Causal-LM classes whose logits are exactly ``lm_head(model.model(...).last_hidden_state)`` — no logit scale,
+#: soft-capping or bias — so the scorer may apply the head itself, in cache-sized row chunks.
+PLAIN_HEAD_MODELS = frozenset({"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"})
+#: Rows of logits per chunk: 512 × a 4,096-token vocabulary is 8 MB of float32, which stays in cache.
+ROW_CHUNK = 512
 
-    The cross-entropy runs on the full contiguous (B*T, V) logits with the last position's target ignored, which
-    avoids copying the logits (a slice then reshape would) and gives bitwise the same values."""
+
+def _plain_head(model) -> tuple[torch.nn.Module, torch.Tensor] | None:
+    """``(body, head weight)`` when the logits are a plain linear map of the body's last hidden state, else None."""
+    if type(model).__name__ not in PLAIN_HEAD_MODELS:
+        return None
+    head = model.get_output_embeddings()
+    if not isinstance(head, torch.nn.Linear) or head.bias is not None:
+        return None
+    return model.model, head.weight
+
+
+def _next_token_nll(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T-1) float32 ``-log p(ids[:, j+1] | ids[:, :j+1])``; NaN at padded targets.
+
+    For plain-head models the head and the cross-entropy run together on chunks of ROW_CHUNK scored positions:
+    the (B·T, V) logits are never materialised (the bare forward writes them all), and padded positions get no
+    logits at all. Other models go through their own forward and one cross-entropy over the full logits."""
+    b, t = ids.shape
+    scored = torch.zeros_like(mask, dtype=torch.bool)
+    scored[:, :-1] = (mask[:, 1:] > 0) & (mask[:, :-1] > 0)
+    rows = scored.reshape(-1).nonzero().squeeze(1)
+    targets = torch.roll(ids, -1, dims=1).reshape(-1)[rows]
+    nll = torch.full((b * t,), float("nan"), dtype=torch.float32, device=ids.device)
+    plain = _plain_head(model)
     with autocast_for(ids.device):
-        logits = model(input_ids=ids, attention_mask=mask).logits
-    b, t, v = logits.shape
-    targets = torch.full_like(ids, -100)
-    targets[:, :-1] = ids[:, 1:]
-    nll = F.cross_entropy(logits.float().reshape(b * t, v), targets.reshape(-1), reduction="none")
+        if plain is None:
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            hidden, weight = logits.reshape(b * t, -1)[rows], None
+        else:
+            body, weight = plain
+            hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state.reshape(b * t, -1)[rows]
+        for start in range(0, len(rows), ROW_CHUNK):
+            part = hidden[start : start + ROW_CHUNK]
+            logits = part if weight is None else F.linear(part, weight)
+            nll[rows[start : start + ROW_CHUNK]] = F.cross_entropy(
+                logits.float(), targets[start : start + ROW_CHUNK], reduction="none")
     return nll.view(b, t)[:, :-1]
 
 
