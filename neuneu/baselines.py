@@ -502,7 +502,9 @@ class TwoStage(Baseline):
         self.mapping.fit(train)
         return self
 
-    def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
+    def forecast_loss(self, context: Series, query: Query) -> np.ndarray:
+        """Stage 1 alone: the mean loss at each target, extrapolated from the context's own losses. Raises
+        :class:`Fallback` (too few points, non-finite loss, failed fit) when it cannot."""
         loss = np.asarray(context.losses.get(self.mapping.loss_key, ()), dtype=float)
         if len(context) < self.min_points or len(loss) != len(context):
             raise Fallback("too_few_points")
@@ -514,12 +516,16 @@ class TwoStage(Baseline):
         fit = self._loss_law(z[recent], loss[recent])
         if fit is None:
             raise Fallback("fit_failed")
+        return saturating_power_curve(x_q - x_ctx[0], *fit.params)
+
+    def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
+        future_loss = self.forecast_loss(context, query)
         law, reason = self.mapping.law_for(context.task)
         if law is None:
             raise Fallback("no_law")
         if reason is not None:
             self.fallbacks[reason] += 1
-        median, _ = law(saturating_power_curve(x_q - x_ctx[0], *fit.params))
+        median, _ = law(future_loss)
         return median, None
 
     def _loss_law(self, z: np.ndarray, loss: np.ndarray) -> CurveFit | None:

@@ -1,11 +1,13 @@
 """The benchmark the project keeps: NeuNeu against every baseline, on every split, in both information settings.
 
-``python -m neuneu.bench`` (``make bench``) trains the NeuNeu models of :mod:`neuneu.zoo` under a profile (into
+``python -m neuneu.bench`` (``make bench``) trains the NeuNeu models of :mod:`neuneu.zoo` (the default models of
+every split and the held-out-size ablations) under a profile (into
 ``_build/bench/weights``, so the committed weights are never overwritten), scores them with every baseline through
 one harness (:mod:`neuneu.evaluate`), prints the main table and writes ``_build/bench/summary.json``:
 ``{setting: {split: {method: {mae, rmse, coverage80, coverage50, ranking_accuracy, n_targets}}}}`` plus the
 timings ``train_seconds`` (the default model: held-out sizes, forecast) and ``predict_ms_per_trajectory``
-(NeuNeu, batched, CPU). The mini-ladder collection-overhead numbers are added under ``collection``.
+(NeuNeu, batched, CPU). The mini-ladder collection-overhead numbers (the profile's largest model) are added
+under ``collection``.
 Chapter 6 of the book calls :func:`evaluate_all` on the committed weights instead of retraining.
 """
 
@@ -145,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
 
     series = to_series(load_corpus())
     results = evaluate_all(series, args.profile, splits=args.splits, retrain=not args.no_retrain,
-                           weights_root=args.out / "weights", progress=True)
+                           weights_root=args.out / "weights", progress=True,
+                           specs=zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS)
     evaluate.write_tables(results.predictions, results.summary, args.out)
     default = zoo.DEFAULT_SPECS[0].name
     path = evaluate.write_bench_summary(results.summary, args.out / "summary.json",
@@ -154,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads(path.read_text())
     data["train_seconds_per_model"] = results.train_seconds
     if not args.no_collection:
-        data["collection"] = collection_overhead()
+        data["collection"] = collection_overhead(args.profile)
     path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(results.summary[MAIN_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -56,21 +56,33 @@ SPLITS = ("heldout-sizes", "heldout-multiplier", "unseen-family", "unseen-recipe
 DEFAULT_SPECS: tuple[ModelSpec, ...] = tuple(
     ModelSpec(split, setting, "mean") for split in SPLITS for setting in ("forecast", "loss_given")
 )
-#: Ablations on held-out sizes (chapter 8): no loss input, and the paper's index gaps instead of log-compute.
+#: Ablations on held-out sizes (chapter 8): no loss input; the paper's index gaps instead of log-compute; a task
+#: embedding (paper-spec §9.18); and NeuNeu reading the pooled paper law ("law", :mod:`neuneu.hybrid`; its
+#: forecast variant is the loss_given model fed extrapolated losses, so it has no weights of its own).
 ABLATION_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("heldout-sizes", "forecast", "none"),
     ModelSpec("heldout-sizes", "forecast", "none", "index"),
+    ModelSpec("heldout-sizes", "forecast", "mean", task_identity=True),
+    ModelSpec("heldout-sizes", "loss_given", "mean", task_identity=True),
+    ModelSpec("heldout-sizes", "loss_given", "law"),
+    ModelSpec("heldout-sizes", "forecast", "law"),
 )
 
 
-#: The paper's central ablation on the mini-ladder (chapter 8): which loss representation helps? Per-token losses
-#: exist only there. "hist" is the p-histogram at the context end (forecast) or its DiffHist to the target
+def has_own_weights(spec: ModelSpec) -> bool:
+    """False for the forecast "law" model, which reuses the loss_given model's weights."""
+    return not (spec.loss_input == "law" and spec.setting == "forecast")
+
+
+#: The paper's central ablation on the mini-ladder (chapter 8), on held-out sizes and on a held-out training
+#: recipe: which loss representation helps? Per-token losses exist only there. "hist" is the p-histogram at the context end (forecast) or its DiffHist to the target
 #: (loss_given); "sample" is the CNN over a fixed subsample of per-token losses.
-MINILADDER_SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("miniladder-size", "forecast", "none", budget=0.25),
-    *(ModelSpec("miniladder-size", setting, loss_input, budget=0.25)
-      for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample")),
-)
+MINILADDER_SPLITS = ("miniladder-size", "miniladder-recipe")
+MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
+    spec for split in MINILADDER_SPLITS for spec in (
+        ModelSpec(split, "forecast", "none", budget=0.25),
+        *(ModelSpec(split, setting, loss_input, budget=0.25)
+          for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample"))))
 
 
 def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path:
@@ -91,7 +103,12 @@ def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
     if spec.budget != 1.0:
         train_config = dataclasses.replace(
             train_config, samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
-    return NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method)
+    forecaster = NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method)
+    if spec.loss_input == "law":
+        from neuneu.hybrid import LawNeuNeu
+
+        return LawNeuNeu(forecaster)
+    return forecaster
 
 
 def train_spec(spec: ModelSpec, series: Sequence[Series], profile: str, out_dir: Path | None = None):
@@ -114,10 +131,20 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
     there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them."""
     from neuneu.train import NeuNeuForecaster
 
+    if spec.loss_input == "law" and spec.setting == "forecast":  # the loss_given model, fed extrapolated losses
+        from neuneu.hybrid import LawNeuNeuForecast
+
+        given = obtain(dataclasses.replace(spec, setting="loss_given"), series, profile, retrain=retrain, root=root)
+        return LawNeuNeuForecast(given, name=spec.method)
     folder = weights_dir(spec, profile, root)
     if not retrain and (folder / "model.safetensors").is_file():
         loaded = NeuNeuForecaster.load(folder)
-        loaded._name = _forecaster(spec, profile, None).name
+        loaded._name = spec.method
+        if spec.loss_input == "law":  # the weights were trained with the law of the split's training series
+            from neuneu.evaluate import make_split
+            from neuneu.hybrid import LawNeuNeu
+
+            return LawNeuNeu(loaded).fit_law(make_split(series, spec.split)[0])
         return loaded
     if folder.exists():
         shutil.rmtree(folder)
@@ -139,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="model names (default: all)")
     args = parser.parse_args(argv)
     series = to_series(load_corpus())
-    specs = [s for s in DEFAULT_SPECS + ABLATION_SPECS if args.only is None or s.name in args.only]
+    specs = [s for s in DEFAULT_SPECS + ABLATION_SPECS
+             if has_own_weights(s) and (args.only is None or s.name in args.only)]
     for spec in specs:
         model = obtain(spec, series, args.profile, retrain=True)
         result = model.result

@@ -44,29 +44,40 @@ FIG_DIR = BUILD_DIR / "figures" / "08_ablations"
 
 # %% [markdown]
 # ## Loss representation on the mini-ladder
-# Split `miniladder-size`: train on the smaller mini-ladder models, test on the largest (all 67 BLiMP paradigms,
-# context = first 20% of checkpoints). Seven NeuNeu variants: no loss; mean loss; p-histogram (forecast) or
-# DiffHist to the target (loss_given); CNN over 4,096 per-token losses at fixed positions. All are trained with
-# the same profile and scored by the same harness, with the baselines alongside.
+# Two splits of the mini-ladder, all 67 BLiMP paradigms, context = first 20% of checkpoints:
+# `miniladder-size` trains on the smaller models and tests on the largest size; `miniladder-recipe` trains on the
+# "prose" runs and tests on every "informal" run (a training text the model never saw). Seven NeuNeu variants
+# per split: no loss; mean loss; p-histogram (forecast) or DiffHist to the target (loss_given); CNN over 4,096
+# per-token losses at fixed positions. All are trained with the same profile and scored by the same harness,
+# with the baselines alongside.
 
 # %%
 ml_series = collect.to_series()
-ml_train, ml_test = evaluate.make_split(ml_series, "miniladder-size")
-print(f"train: {sorted({s.run for s in ml_train})}\ntest:  {sorted({s.run for s in ml_test})}")
+for split in zoo.MINILADDER_SPLITS:
+    ml_train, ml_test = evaluate.make_split(ml_series, split)
+    print(f"{split}\n  train: {sorted({s.run for s in ml_train})}\n  test:  {sorted({s.run for s in ml_test})}")
 ml_root = BUILD_DIR / f"weights-miniladder-{PROFILE}"
-ml = bench.evaluate_all(ml_series, PROFILE, splits=("miniladder-size",), retrain=RETRAIN, weights_root=ml_root,
+ml = bench.evaluate_all(ml_series, PROFILE, splits=zoo.MINILADDER_SPLITS, retrain=RETRAIN, weights_root=ml_root,
                         specs=zoo.MINILADDER_SPECS)
 ablation = ml.summary[ml.summary["method"].str.startswith("neuneu") | ml.summary["method"].isin(
     ["last-value", "linear-logcompute", "two-stage", "paper-logistic"])]
-ablation.pivot_table(index="method", columns="setting", values=["mae", "coverage80"]).round(3)
+ablation.pivot_table(index="method", columns=["split", "setting"], values="mae").round(3)
 
 # %%
-fig = plots.plot_method_bars(ablation, "mae", FIG_DIR, "miniladder_loss_representation")
+for split in zoo.MINILADDER_SPLITS:
+    fig = plots.plot_method_bars(ablation[ablation["split"] == split], "mae", FIG_DIR,
+                                 f"{split}_loss_representation")
 
 # %% [markdown]
-# ## Time axis and loss input on the public corpus
-# Held-out sizes: the committed models with the mean loss, with no loss at all, and with no loss and the paper's
-# raw checkpoint-index gaps instead of log-tokens.
+# ## Time axis, loss input, task identity and the paper's law on the public corpus
+# Held-out sizes, every committed model: the mean-loss models of chapter 6; no loss at all (`neuneu-none`); no
+# loss and the paper's raw checkpoint-index gaps instead of log-tokens (`neuneu-none-index`); the mean-loss models
+# with a learned task embedding (`-task`, the ablation paper-spec §9.18 suggests: the paper gives the model no
+# task identity); and NeuNeu reading the pooled paper logistic (`neuneu-law-given`: the law's accuracy at each
+# checkpoint's loss is a loss feature, `neuneu.hybrid`; `neuneu-law` is the same model in the forecast setting,
+# fed the two-stage baseline's extrapolated losses instead of the true ones). The law model asks whether NeuNeu
+# can at least learn a correction of the strongest loss_given baseline; compare it with `paper-logistic` in
+# chapter 6.
 
 # %%
 series = trajectories.to_series(trajectories.load_corpus())

@@ -32,7 +32,8 @@ def test_weights_dir_is_committed_for_cpu_and_a_build_folder_otherwise(tmp_path)
         zoo.weights_dir(spec, "huge")
 
 
-@pytest.mark.parametrize("spec", zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [s for s in zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS if s.loss_input != "law"],
+                         ids=lambda s: s.name)
 def test_every_committed_model_loads_under_its_method_name(spec: zoo.ModelSpec) -> None:
     model = zoo.obtain(spec, [], "cpu")  # loads: an empty corpus would make training fail
     assert model.name == spec.method and model.result is None
@@ -49,3 +50,16 @@ def test_obtain_trains_into_root_then_loads_from_it(tmp_path, monkeypatch) -> No
     assert trained.result is not None and (tmp_path / spec.name / "model.safetensors").is_file()
     loaded = zoo.obtain(spec, series, "smoke", root=tmp_path)
     assert loaded.result is None and loaded.model.config.tasks == trained.model.config.tasks == ("task0", "task1")
+
+
+def test_law_models_share_one_set_of_weights(tmp_path, monkeypatch) -> None:
+    from neuneu.hybrid import LawNeuNeu, LawNeuNeuForecast
+
+    series = synthetic_series(n_runs=6, n_tasks=2, n_points=16, seed=3)
+    monkeypatch.setattr("neuneu.evaluate.make_split", lambda s, name: (list(s), []))
+    forecast = zoo.obtain(zoo.ModelSpec("custom", "forecast", "law"), series, "smoke", root=tmp_path)
+    assert isinstance(forecast, LawNeuNeuForecast) and forecast.name == "neuneu-law"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["custom__law-loss_given"]  # no folder of its own
+    given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "law"), series, "smoke", root=tmp_path)
+    assert isinstance(given, LawNeuNeu) and given.result is None and given.paper is not None  # loaded, law refit
+    assert not zoo.has_own_weights(zoo.ModelSpec("custom", "forecast", "law"))
