@@ -114,6 +114,23 @@ def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str,
     return int(rows["context_end"].iloc[0]), out
 
 
+def loss_representation_verdict(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
+    """The paper's ablation question per (split, setting): does the best per-token representation (p-histogram /
+    DiffHist "hist", or the CNN over per-token losses "sample") beat the best of no loss and the mean loss?"""
+    rows = []
+    for (split, setting), g in summary.groupby(["split", "setting"], sort=True):
+        kind = g["method"].str.extract(r"^neuneu-([a-z]+)", expand=False)
+        token = g[kind.isin(["hist", "sample"])].nsmallest(1, metric)
+        plain = g[kind.isin(["none", "mean"])].nsmallest(1, metric)
+        if token.empty or plain.empty:
+            continue
+        t, p = token.iloc[0], plain.iloc[0]
+        rows.append({"split": split, "setting": setting, "best_per_token": t["method"], metric: t[metric],
+                     "best_none_or_mean": p["method"], f"{metric}_none_or_mean": p[metric],
+                     "per_token_wins": bool(t[metric] < p[metric])})
+    return pd.DataFrame(rows).round(3)
+
+
 def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
     """Calibration (coverage of q10–q90 and q25–q75) and ranking accuracy per setting, split and method."""
     return summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)

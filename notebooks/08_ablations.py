@@ -63,6 +63,13 @@ ablation = ml.summary[ml.summary["method"].str.startswith("neuneu") | ml.summary
     ["last-value", "linear-logcompute", "two-stage", "paper-logistic"])]
 ablation.pivot_table(index="method", columns=["split", "setting"], values="mae").round(3)
 
+# %% [markdown]
+# The question in one table: per split and setting, the best per-token representation (histogram / DiffHist, or
+# the CNN) against the best of no loss and the mean loss.
+
+# %%
+bench.loss_representation_verdict(ablation)
+
 # %%
 for split in zoo.MINILADDER_SPLITS:
     fig = plots.plot_method_bars(ablation[ablation["split"] == split], "mae", FIG_DIR,
