@@ -115,6 +115,10 @@ fig = plots.plot_method_bars(quantiled[quantiled["split"] == "heldout-sizes"], "
 #   difference of a fraction of a point is within run-to-run noise.
 # * On the public corpus the loss input available is a single number per checkpoint; the tables show how much it
 #   adds over the accuracy history alone, and what the raw index gaps cost.
+# * The task embedding and the law feature test two reasons NeuNeu might trail the paper's logistic on held-out
+#   sizes: that it does not know which task it forecasts, and that it must learn the loss → accuracy mapping
+#   itself. Compare their rows with `paper-logistic` and `two-stage` in chapter 6. The law is fitted only on the
+#   training sizes, and so is any correction NeuNeu learns on top of it.
 #
 # ### What's next
 # The reproducibility page says how to rerun every number here, on CPU or on a GPU.
