@@ -16,6 +16,7 @@ the targets' losses it reads are extrapolated from the context's own losses by t
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Sequence
 
 import numpy as np
@@ -87,7 +88,8 @@ class LawNeuNeu:
         self.inner.fit([with_law(s, self.paper) for s in train])
         return self
 
-    def _paper(self) -> PaperLogistic:
+    def fitted_law(self) -> PaperLogistic:
+        """The fitted pooled law (raises :class:`LawNotFittedError` before ``fit``/``fit_law``)."""
         if self.paper is None:
             raise LawNotFittedError(f"{self.name}: call fit(train) or fit_law(train) before predict")
         return self.paper
@@ -96,10 +98,10 @@ class LawNeuNeu:
         return self.predict_many([(context, query)])[0]
 
     def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
-        paper = self._paper()
+        paper = self.fitted_law()
         return self.inner.predict_many([(with_law(c, paper), query_with_law(q, c.task, paper)) for c, q in pairs])
 
-    def save(self, directory) -> None:
+    def save(self, directory: str | os.PathLike) -> None:
         """The NeuNeu weights; the law is refitted from the same training series when loading."""
         self.inner.save(directory)
 
@@ -137,7 +139,7 @@ class LawNeuNeuForecast:
 
     def future_losses(self, context: Series, query: Query) -> np.ndarray:
         """The targets' mean losses as forecast from the context alone."""
-        paper = self.given._paper()
+        paper = self.given.fitted_law()
         if self._stage1 is None or self._stage1.mapping is not paper:
             self._stage1 = TwoStage(mapping=paper)
         stage1 = self._stage1
