@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
-
-from collections import Counter
 
 from neuneu.baselines import Fallback, PaperLogistic, TwoStage
 from neuneu.series import Prediction, Query, Series
