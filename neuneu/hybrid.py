@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neuneu.baselines import Fallback, PaperLogistic, TwoStage
+from neuneu.baselines import Fallback, ForecastInputError, PaperLogistic, TwoStage
 from neuneu.series import Prediction, Query, Series
 
 LAW_KEY = "law"
@@ -156,6 +156,6 @@ class LawNeuNeuForecast:
         blind = []
         for context, query in pairs:
             if query.losses is not None:  # the harness never does this; a caller mixing settings would leak
-                raise ValueError(f"{self.name} is a forecast method: its query must not carry losses")
+                raise ForecastInputError(f"{self.name} is a forecast method: its query must not carry losses")
             blind.append((context, dataclasses.replace(query, losses={"mean": self.future_losses(context, query)})))
         return self.given.predict_many(blind)

@@ -72,7 +72,6 @@ class NeuNeuConfig:
     loss_on_context: bool = True  # also add each context checkpoint's own loss features to its token
     relative_losses: bool = False  # loss features relative to the context end (see neuneu.samples), not absolute
     residual_to_last: bool = True  # median = last observed accuracy + learned change
-    anchor_on_law: bool = False  # loss_input "law" only: median = the law's accuracy at the target + learned change
     separate_bos: bool = True  # a (BOS, query) token pair per target; False: one token (BOS vector + query)
     task_identity: bool = False  # beyond the paper (spec §9.18): a learned embedding of the task joins the prompt
     tasks: tuple[str, ...] = ()  # the tasks that have an embedding (filled from the training data); others: unknown
@@ -104,8 +103,6 @@ class NeuNeuConfig:
             raise ConfigError(f"max_context must be at least 2, got {self.max_context}")
         if len(self.feature_center) != len(self.feature_scale):
             raise ConfigError("feature_center and feature_scale must have the same length")
-        if self.anchor_on_law and (self.loss_input != "law" or self.setting != "loss_given"):
-            raise ConfigError("anchor_on_law needs loss_input 'law' and setting 'loss_given'")
 
     @property
     def uses_losses(self) -> bool:
@@ -169,7 +166,6 @@ class NeuNeuInputs:
     ctx_loss: Tensor | None = None  # (B, L, F) at every context point (when loss_on_context)
     query_loss: Tensor | None = None  # (B, T, F) target minus context-end features (loss_given)
     task: Tensor | None = None  # (B,) int64 index into config.tasks plus one; 0 = unknown task
-    target_anchor: Tensor | None = None  # (B, T) the law's accuracy at each target (anchor_on_law)
 
     def to(self, device: torch.device | str) -> NeuNeuInputs:
         """The same batch on ``device``."""
@@ -346,11 +342,7 @@ class NeuNeu(nn.Module):
             x = block(x, positions, context_real)
         group = 2 if self.config.separate_bos else 1
         bos_states = self.final_norm(x[:, memory.shape[1]::group])  # (B, T, d): every BOS (or merged token)
-        if self.config.anchor_on_law:
-            anchor = _required(inputs.target_anchor, "target_anchor").float()
-        else:
-            anchor = inputs.last_value.float()[:, None].expand(-1, bos_states.shape[1])
-        return self._monotone_quantiles(self.head(bos_states).float(), anchor)
+        return self._monotone_quantiles(self.head(bos_states).float(), inputs.last_value)
 
     def _context_tokens(self, inputs: NeuNeuInputs) -> Tensor:
         """[soft prompt, context tokens]; padded context slots are zeroed before embedding."""
@@ -393,12 +385,12 @@ class NeuNeu(nn.Module):
             return torch.cat([ctx_positions, query_positions], dim=1)
         return torch.cat([ctx_positions, torch.stack([bos_positions, query_positions], dim=2).flatten(1)], dim=1)
 
-    def _monotone_quantiles(self, raw: Tensor, anchor: Tensor) -> Tensor:
+    def _monotone_quantiles(self, raw: Tensor, last_value: Tensor) -> Tensor:
         """Median from the head (plus the last value if residual); other quantiles at cumulative softplus steps."""
         mid = self.config.quantiles.index(0.5)
         median = raw[..., mid : mid + 1]
         if self.config.residual_to_last:
-            median = median + anchor[..., None]
+            median = median + last_value.float()[:, None, None]
         steps = F.softplus(raw)
         upper = median + torch.cumsum(steps[..., mid + 1 :], dim=-1)
         lower = median - torch.cumsum(steps[..., :mid].flip(-1), dim=-1).flip(-1)

@@ -272,8 +272,6 @@ def collate(trajs: Sequence[Trajectory], specs: Sequence[SampleSpec],
             arr["ctx_loss"] = np.zeros((batch, n_ctx, loss_dim), np.float32)
         if config.setting == "loss_given":
             arr["query_loss"] = np.zeros((batch, n_tgt, loss_dim), np.float32)
-    if config.anchor_on_law:
-        arr["target_anchor"] = np.zeros((batch, n_tgt), np.float32)
     truth = np.full((batch, n_tgt), np.nan, np.float32)
     for row, spec in enumerate(specs):
         _fill_row(arr, truth, row, trajs[spec.traj], spec, config)
@@ -303,9 +301,6 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
             arr["ctx_loss"][row, :m] = context_features
         if "query_loss" in arr:
             arr["query_loss"][row, :t] = spec.target_features - end_features
-        if "target_anchor" in arr:  # column 1 of the "law" features, back on the accuracy scale
-            raw_law = spec.target_features[:, 1] * config.feature_scale[1] + config.feature_center[1]
-            arr["target_anchor"][row, :t] = raw_law
     if spec.target_values is not None:
         truth[row, :t] = spec.target_values
 

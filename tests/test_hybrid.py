@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from neuneu.baselines import PaperLogistic
+from neuneu.baselines import ForecastInputError, PaperLogistic
 from neuneu.evaluate import evaluate
 from neuneu.hybrid import LAW_KEY, LawNeuNeu, LawNotFittedError, query_with_law, with_law
 from neuneu.model import config_for as model_config_for
@@ -76,5 +76,5 @@ def test_forecast_variant_reads_extrapolated_losses_never_the_true_ones(series) 
     query = make_query(series[8], np.arange(6, 16), "forecast")
     future = blind.future_losses(context, query)
     assert future.shape == (10,) and np.all(np.diff(future) <= 1e-12)  # a falling power law
-    with pytest.raises(ValueError, match=r"^neuneu-law is a forecast method: its query must not carry losses$"):
+    with pytest.raises(ForecastInputError, match=r"^neuneu-law is a forecast method: its query must not carry losses$"):
         blind.predict(context, make_query(series[8], np.arange(6, 16), "loss_given"))

@@ -139,8 +139,6 @@ def test_unknown_loss_input_raises_named_error() -> None:
     with pytest.raises(ConfigError, match=r"^unknown loss_input 'cnn'; expected one of: none, mean, vector, hist, "
                                           r"sample, law$"):
         NeuNeuConfig(loss_input="cnn")
-    with pytest.raises(ConfigError, match=r"^anchor_on_law needs loss_input 'law' and setting 'loss_given'$"):
-        NeuNeuConfig(loss_input="mean", setting="loss_given", anchor_on_law=True)
     with pytest.raises(ConfigError, match=r"^unknown time_axis 'steps'; expected one of: tokens, flops, index$"):
         NeuNeuConfig(time_axis="steps")
 
@@ -168,15 +166,6 @@ def test_task_identity_embeds_the_task_and_needs_it() -> None:
     batch.task = None
     with pytest.raises(ConfigError, match=r"^this model reads the task, but inputs.task is None$"):
         model(batch)
-
-
-def test_law_anchor_replaces_the_last_value() -> None:
-    config = tiny_config(loss_input="law", setting="loss_given", anchor_on_law=True)
-    batch = random_inputs(config, batch=2, n_ctx=3, n_tgt=4)
-    batch.target_anchor = torch.tensor([[0.3, 0.4, 0.5, 0.6], [0.7, 0.7, 0.7, 0.7]])
-    with torch.no_grad():
-        out = NeuNeu(config)(batch)  # untrained: zero head, so the median is the anchor itself
-    torch.testing.assert_close(out[..., 2], batch.target_anchor)
 
 
 def test_config_json_round_trip_and_unknown_fields() -> None:

@@ -70,17 +70,15 @@ def _next_token_nll(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tenso
     nll = torch.full((b * t,), float("nan"), dtype=torch.float32, device=ids.device)
     plain = _plain_head(model)
     with autocast_for(ids.device):
-        if plain is None:
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            hidden, weight = logits.reshape(b * t, -1)[rows], None
-        else:
+        if plain is None:  # per position: the model's own logits
+            per_position, weight = model(input_ids=ids, attention_mask=mask).logits.reshape(b * t, -1), None
+        else:  # per position: the last hidden state, the head applied below
             body, weight = plain
-            hidden = body(input_ids=ids, attention_mask=mask).last_hidden_state.reshape(b * t, -1)[rows]
+            per_position = body(input_ids=ids, attention_mask=mask).last_hidden_state.reshape(b * t, -1)
         for start in range(0, len(rows), ROW_CHUNK):
-            part = hidden[start : start + ROW_CHUNK]
-            logits = part if weight is None else F.linear(part, weight)
-            nll[rows[start : start + ROW_CHUNK]] = F.cross_entropy(
-                logits.float(), targets[start : start + ROW_CHUNK], reduction="none")
+            chunk = rows[start : start + ROW_CHUNK]
+            logits = per_position[chunk] if weight is None else F.linear(per_position[chunk], weight)
+            nll[chunk] = F.cross_entropy(logits.float(), targets[start : start + ROW_CHUNK], reduction="none")
     return nll.view(b, t)[:, :-1]
 
 
