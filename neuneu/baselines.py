@@ -31,33 +31,16 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections import Counter
-from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol, Self, Sequence, runtime_checkable
+from typing import Mapping, Self, Sequence
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.special import expit
+import pandas as pd
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from neuneu.series import QUANTILES, Prediction, Query, Series
-
-SETTING_NAMES: tuple[str, ...] = ("forecast", "loss_given", "both")
-
-
-class ForecastInputError(ValueError):
-    """A context/query pair no forecaster may be asked about (empty, NaN, unsorted, query not after context…)."""
-
-
-@runtime_checkable
-class Forecaster(Protocol):
-    """What the harness needs from a method (NeuNeu and every baseline): see notes/common.md."""
-
-    name: str
-    setting: str  # "forecast" | "loss_given" | "both"
-
-    def fit(self, train: Sequence[Series]) -> Self: ...
-
-    def predict(self, context: Series, query: Query) -> Prediction: ...
+from neuneu.contract import (QUANTILES, Capabilities, ForecasterBase, ForecastInputError, Prediction, Query, Series,
+                             check_inputs, log_compute_axis)
+from neuneu.curves import (CurveFit, LossLogistic, bounded_logistic_curve, fit_curve, fit_loss_logistic,
+                           fit_saturating_power, saturating_power_curve)
 
 
 class Fallback(Exception):
@@ -68,166 +51,20 @@ class Fallback(Exception):
         self.reason = reason
 
 
-# --------------------------------------------------------------------------------------------- input checks
-
-
-def check_inputs(context: Series, query: Query, *, needs_losses: str | None = None) -> None:
-    """Raise :class:`ForecastInputError` unless ``context``/``query`` form a valid forecasting question.
-
-    ``needs_losses`` names a loss key the method reads from ``query.losses`` (loss_given methods only). Works on
-    duck-typed objects too, because :class:`Series` already refuses most of these at construction time.
-    """
-    steps = np.asarray(context.steps)
-    values = np.asarray(context.values, dtype=float)
-    if len(steps) == 0:
-        raise ForecastInputError("context is empty")
-    if not np.all(np.isfinite(values)):
-        raise ForecastInputError("context accuracy contains NaN or inf")
-    if np.any(np.diff(steps) <= 0):
-        raise ForecastInputError("context steps are not strictly increasing")
-    q_steps = np.asarray(query.steps)
-    if len(q_steps) == 0:
-        raise ForecastInputError("query is empty")
-    if np.any(np.diff(q_steps) <= 0):
-        raise ForecastInputError("query steps are not strictly increasing")
-    if q_steps[0] <= steps[-1]:
-        raise ForecastInputError(f"query step {q_steps[0]} is not after the context end step {steps[-1]}")
-    if needs_losses is not None and (query.losses is None or needs_losses not in query.losses):
-        raise ForecastInputError(
-            f"query.losses[{needs_losses!r}] is needed (setting 'loss_given') but the query has none"
-        )
-
-
-def log_compute_axis(context: Series, query: Query) -> tuple[np.ndarray, np.ndarray] | None:
-    """log of the first of flops / tokens / steps that is finite and positive at every context and query point.
-
-    Within one run the three differ only by a constant factor (fixed batch size), so any of them gives the same
-    fits in *log* units; flops is preferred because that is the axis the paper plots. None when none works.
-    """
-    for name in ("flops", "tokens", "steps"):
-        c = np.asarray(getattr(context, name), dtype=float)
-        q = np.asarray(getattr(query, name), dtype=float)
-        if np.all(np.isfinite(c)) and np.all(np.isfinite(q)) and np.all(c > 0) and np.all(q > 0):
-            return np.log(c), np.log(q)
-    return None
-
-
-# --------------------------------------------------------------------------------------------- curve fitting
-
-
-@dataclass(frozen=True)
-class CurveFit:
-    """Best parameters of a bounded least-squares fit and its cost (½ · sum of squared residuals)."""
-
-    params: np.ndarray
-    cost: float
-
-
-def fit_curve(
-    curve: Callable[..., np.ndarray],
-    x: np.ndarray,
-    y: np.ndarray,
-    starts: Sequence[Sequence[float]],
-    lower: Sequence[float],
-    upper: Sequence[float],
-    *,
-    max_nfev: int = 200,
-) -> CurveFit | None:
-    """Fit ``y ≈ curve(x, *params)`` inside [lower, upper] from every start; keep the lowest finite cost.
-
-    The trust-region-reflective solver is deterministic, so a fixed start grid gives identical reruns. Starts
-    outside the bounds are clipped in. When :data:`JACOBIANS` knows ``curve`` its analytic Jacobian is used (about
-    5× faster than finite differences). Returns None when no start produced a finite fit.
-    """
-    lo, hi = np.asarray(lower, dtype=float), np.asarray(upper, dtype=float)
-    best: CurveFit | None = None
-    gradient = JACOBIANS.get(curve)
-
-    def residual(p: np.ndarray) -> np.ndarray:
-        return curve(x, *p) - y
-
-    def jac(p: np.ndarray) -> np.ndarray:
-        assert gradient is not None
-        return gradient(x, *p)
-
-    for start in starts:
-        p0 = np.clip(np.asarray(start, dtype=float), lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            try:
-                res = least_squares(residual, p0, jac=jac if gradient else "2-point", bounds=(lo, hi),
-                                    method="trf", max_nfev=max_nfev)
-            except (ValueError, FloatingPointError):
-                continue
-        if np.all(np.isfinite(res.x)) and np.isfinite(res.cost) and (best is None or res.cost < best.cost):
-            best = CurveFit(params=res.x, cost=float(res.cost))
-    return best
-
-
-def paper_logistic_curve(x: np.ndarray, a: float, k: float, l0: float, b: float) -> np.ndarray:
-    """The paper's law in x = log mean loss: a / (1 + exp(−k (x − L0))) + b."""
-    return a * expit(k * (x - l0)) + b
-
-
-def bounded_logistic_curve(z: np.ndarray, low: float, high: float, k: float, z0: float) -> np.ndarray:
-    """A logistic between two asymptotes in [0, 1]: low + (high − low) σ(k (z − z0)); falls when high < low."""
-    return low + (high - low) * expit(k * (z - z0))
-
-
-def saturating_power_curve(z: np.ndarray, limit: float, amp: float, alpha: float) -> np.ndarray:
-    """limit − amp · exp(−α z) with z = log(C / C0): the power law limit − amp·(C/C0)^−α in compute."""
-    return limit - amp * np.exp(-alpha * z)
-
-
-def _paper_logistic_jac(x: np.ndarray, a: float, k: float, l0: float, b: float) -> np.ndarray:
-    s = expit(k * (x - l0))
-    ds = s * (1.0 - s)
-    return np.stack([s, a * ds * (x - l0), -a * ds * k, np.ones_like(x)], axis=1)
-
-
-def _bounded_logistic_jac(z: np.ndarray, low: float, high: float, k: float, z0: float) -> np.ndarray:
-    s = expit(k * (z - z0))
-    ds = (high - low) * s * (1.0 - s)
-    return np.stack([1.0 - s, s, ds * (z - z0), -ds * k], axis=1)
-
-
-def _saturating_power_jac(z: np.ndarray, limit: float, amp: float, alpha: float) -> np.ndarray:
-    decay = np.exp(-alpha * z)
-    return np.stack([np.ones_like(z), -decay, amp * z * decay], axis=1)
-
-
-JACOBIANS: dict[Callable[..., np.ndarray], Callable[..., np.ndarray]] = {
-    paper_logistic_curve: _paper_logistic_jac,
-    bounded_logistic_curve: _bounded_logistic_jac,
-    saturating_power_curve: _saturating_power_jac,
-}
-
-
 # --------------------------------------------------------------------------------------------- shared base
 
 
-class Baseline:
+class Baseline(ForecasterBase):
     """Common plumbing: input checks, counted fallbacks, clipping to [0, 1], monotone quantiles.
 
-    A new baseline subclasses this, sets ``name`` (and ``setting``), and implements
+    A new baseline subclasses this, sets ``name`` and ``capabilities``, and implements
     ``_forecast(context, query) -> (median, quantiles | None)``, raising :class:`Fallback` with a reason when it
     cannot answer; ``predict`` does the rest.
     """
 
     name: str = "baseline"
-    setting: str = "both"
+    capabilities = Capabilities(setting="both")
     needs_losses: str | None = None
-    # False promises the harness that predictions never depend on query.losses, so a "both" method's
-    # forecast-setting predictions can be reused verbatim for the loss_given table.
-    reads_query_losses: bool = False
-
-    def __init__(self) -> None:
-        self.fallbacks: Counter[str] = Counter()
-        self.calls = 0
-
-    def fit(self, train: Sequence[Series]) -> Self:
-        """Context-only methods learn nothing across runs: a no-op."""
-        return self
 
     def predict(self, context: Series, query: Query) -> Prediction:
         """Forecast every target of ``query`` from ``context``; falls back to the last value (counted) on failure."""
@@ -262,59 +99,8 @@ class Baseline:
             raise Fallback("no_positive_compute_axis")
         return axis
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, setting={self.setting!r})"
-
 
 # --------------------------------------------------------------------------------------------- (a) paper logistic
-
-
-@dataclass(frozen=True)
-class LossLogistic:
-    """One fitted loss → accuracy law (paper form) and the spread of its training residuals.
-
-    ``residual_offsets`` (len(QUANTILES),) are the residual quantiles minus the residual median, so
-    ``median + residual_offsets`` is a monotone interval with q50 equal to the point prediction.
-    """
-
-    params: np.ndarray
-    residual_offsets: np.ndarray
-    n_points: int
-
-    def __call__(self, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(median, quantiles) of accuracy at mean loss ``loss`` (any shape (n,))."""
-        with np.errstate(all="ignore"):
-            median = paper_logistic_curve(np.log(np.asarray(loss, dtype=float)), *self.params)
-        return median, median[:, None] + self.residual_offsets[None, :]
-
-
-# Bounds of paper-spec §6: a ∈ [−2, 2], k ∈ [−100, 100], L0 ∈ [−10, 10], b ∈ [0, 1].
-PAPER_LOGISTIC_LOWER = (-2.0, -100.0, -10.0, 0.0)
-PAPER_LOGISTIC_UPPER = (2.0, 100.0, 10.0, 1.0)
-
-
-def fit_loss_logistic(log_loss: np.ndarray, acc: np.ndarray) -> LossLogistic | None:
-    """Fit acc = a·σ(k(log L − L0)) + b with the paper's bounds and start, plus a fixed grid of extra starts.
-
-    The paper starts only at (a = max−min, k = −1, L0 = median log L, b = min); the extra slopes matter because
-    log L̄ spans a narrow range (≈ 0.3 nats across a ladder), where k = −1 is nearly flat and TRF can stall.
-    """
-    keep = np.isfinite(log_loss) & np.isfinite(acc)
-    x, y = log_loss[keep], acc[keep]
-    if len(x) < 4:
-        return None
-    span = float(y.max() - y.min())
-    starts = [
-        (span, k, float(np.quantile(x, q)), float(y.min()))
-        for k in (-1.0, -5.0, -20.0, -60.0)
-        for q in (0.5, 0.25, 0.75)
-    ]
-    best = fit_curve(paper_logistic_curve, x, y, starts, PAPER_LOGISTIC_LOWER, PAPER_LOGISTIC_UPPER)
-    if best is None:
-        return None
-    resid = y - paper_logistic_curve(x, *best.params)
-    offsets = np.quantile(resid, QUANTILES) - np.quantile(resid, 0.5)
-    return LossLogistic(params=best.params, residual_offsets=offsets, n_points=len(x))
 
 
 def _train_fingerprint(train: Sequence[Series], loss_key: str) -> str:
@@ -338,8 +124,7 @@ class PaperLogistic(Baseline):
     """
 
     name = "paper-logistic"
-    setting = "loss_given"
-    reads_query_losses = True
+    capabilities = Capabilities(setting="loss_given", reads_query_losses=True, quantiles=True, learned=True)
 
     def __init__(self, loss_key: str = "mean") -> None:
         super().__init__()
@@ -438,18 +223,6 @@ class RunLogistic(Baseline):
 # --------------------------------------------------------------------------------------------- (c) power law
 
 
-def fit_saturating_power(
-    z: np.ndarray, y: np.ndarray, lower: Sequence[float], upper: Sequence[float]
-) -> CurveFit | None:
-    """Fit y ≈ limit − amp·exp(−α z) (z = log C/C0 ≥ 0) from a fixed start grid inside the given bounds."""
-    starts = [
-        (limit, limit - float(y[0]), alpha)
-        for limit in (float(y[-1]), float(y.max()) + 0.05 * (float(y.max()) - float(y.min()) + 1e-3))
-        for alpha in (0.1, 0.5, 2.0)
-    ]
-    return fit_curve(saturating_power_curve, z, y, starts, lower, upper)
-
-
 class PowerLaw(Baseline):
     """(c) A saturating power law in compute fitted to the context: acc = E − A·(C/C0)^−α.
 
@@ -488,6 +261,7 @@ class TwoStage(Baseline):
     """
 
     name = "two-stage"
+    capabilities = Capabilities(setting="both", learned=True)
     min_points = 3
 
     def __init__(self, mapping: PaperLogistic | None = None, fit_fraction: float = 0.5) -> None:
@@ -598,15 +372,13 @@ class ETS(Baseline):
     """
 
     name = "ets"
+    capabilities = Capabilities(setting="both", quantiles=True)
     min_points = 6
     max_periods = 1000
 
     def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
         if len(context) < self.min_points:
             raise Fallback("too_short")
-        import pandas as pd  # statsmodels 0.15 needs an indexed series for get_prediction
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
         ahead = periods_ahead(np.asarray(context.steps, dtype=float), np.asarray(query.steps, dtype=float),
                               self.max_periods)
         n = len(context)

@@ -1,124 +1,223 @@
-"""The benchmark the project keeps: NeuNeu against every baseline, on every split, in both information settings.
+"""The benchmark: the only runner of NeuNeu against every baseline, and the only writer of ``_build/bench/``.
 
-``python -m neuneu.bench`` (``make bench``) trains the NeuNeu models of :mod:`neuneu.zoo` (the default models of
-every split and the held-out-size ablations) under a profile (into
-``_build/bench/weights``, so the committed weights are never overwritten), scores them with every baseline through
-one harness (:mod:`neuneu.evaluate`), prints the main table and writes ``_build/bench/summary.json``:
-``{setting: {split: {method: {mae, rmse, coverage80, coverage50, ranking_accuracy, n_targets}}}}`` plus the
-timings ``train_seconds`` (the default model: held-out sizes, forecast) and ``predict_ms_per_trajectory``
-(NeuNeu, batched, CPU). The mini-ladder collection-overhead numbers (the profile's largest model) are added
-under ``collection``.
-Chapter 6 of the book calls :func:`evaluate_all` on the committed weights instead of retraining.
+For each split (:mod:`neuneu.splits`) the runner fits every baseline on the split's training side, takes the NeuNeu
+models of :mod:`neuneu.zoo` trained on that side (and refuses any model whose training record contains a test
+series, :func:`neuneu.contract.check_unseen`), and scores everything through one harness (:mod:`neuneu.evaluate`)
+in both information settings and under both context rules, with the noise-floor reference in every table.
+
+* ``python -m neuneu.bench`` (``make bench``) retrains the headline models (every seed of the profile) and the
+  held-out-size ablations into ``_build/bench/weights`` (the committed weights are never overwritten), scores
+  them, prints the main table and writes ``_build/bench/summary.json`` (:func:`summary_json`) beside the full
+  tables.
+* ``neuneu evaluate`` (registered here) scores the baselines, and NeuNeu weights when given, on any split the CLI
+  offers.
+* The book's chapters call :func:`evaluate_all` on the committed weights instead of retraining.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
-from neuneu import evaluate, zoo
-from neuneu.baselines import default_baselines
+from neuneu import atomic, evaluate, plots, zoo
+from neuneu.collect.bench import collection_overhead as measure_collection_overhead
+from neuneu.baselines import BASELINE_CLASSES, default_baselines
+from neuneu.contract import (CONTEXT_RULES, DEFAULT_CONTEXT_RATIO, MODES, QUANTILE_COLUMNS, SETTINGS, Forecaster,
+                             Series, check_unseen)
+from neuneu.forecaster import NeuNeuForecaster
 from neuneu.paths import BUILD_DIR
-from neuneu.series import Series
+from neuneu.splits import SPLITS, load_pool, make_split, pool_of
 
 BENCH_DIR = BUILD_DIR / "bench"
-MAIN_COLUMNS = ["setting", "split", "method", "mae", "rmse", "coverage80", "coverage50", "ranking_accuracy",
-                "n_targets"]
+HEADLINE_RULE = "index"
+MAIN_COLUMNS = ["setting", "split", "context_rule", "method", "mae", "mae_sd", "mae_ratio", "rmse", "coverage80",
+                "coverage50", "decision_accuracy", "n_pairs", "n_targets", "n_seeds"]
+JSON_METRICS = ("kind", "mae", "mae_sd", "mae_ratio", "rmse", "rmse_sd", "coverage80", "coverage80_sd", "coverage50",
+                "coverage50_sd", "decision_accuracy", "decision_accuracy_sd", "decision_size", "decision_budget",
+                "decision_recipe", "n_pairs", "n_targets", "n_cells", "n_seeds")
 
 
 @dataclass
 class Results:
-    """Predictions of every method on every split, the summary table, and NeuNeu's timings."""
+    """Predictions of every method on every split, the per-test-series cells, per-method stats and the summary."""
 
     predictions: pd.DataFrame
+    cells: pd.DataFrame
+    method_stats: pd.DataFrame
     summary: pd.DataFrame
-    train_seconds: dict[str, float]
-    predict_ms_per_trajectory: float
+    train_seconds: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def per_seed(self) -> pd.DataFrame:
+        """One summary row per (setting, split, rule, method, seed)."""
+        return evaluate.summarize_seeds(self.predictions, self.cells)
+
+    @property
+    def predict_ms_per_trajectory(self) -> float:
+        """NeuNeu's prediction time per trajectory (batched, CPU), over every NeuNeu model and split."""
+        stats = self.method_stats[self.method_stats["kind"] == "neuneu"]
+        n = float(stats["n_trajectories"].sum())
+        return 1000 * float(stats["predict_seconds"].sum()) / n if n else float("nan")
 
 
-def neuneu_models(split: str, series: Sequence[Series], profile: str, *, retrain: bool = False,
-                  weights_root: Path | None = None, specs: Sequence[zoo.ModelSpec] = zoo.DEFAULT_SPECS):
-    """The trained NeuNeu models of ``split`` (wrapped so the harness does not refit them) and their training
-    seconds (0 for models loaded from disk)."""
+def _reused(forecast: evaluate.Evaluation, names: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forecast-setting rows and stats of ``names``, relabelled as loss_given."""
+    rows = forecast.predictions[forecast.predictions["method"].isin(names)].assign(setting="loss_given")
+    stats = forecast.method_stats[forecast.method_stats["method"].isin(names)].assign(setting="loss_given")
+    return rows, stats
+
+
+def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, splits: Iterable[str],
+                  trained: Mapping[str, Sequence[Forecaster]] | None = None, settings: Iterable[str] = SETTINGS,
+                  rules: Iterable[str] = CONTEXT_RULES, mode: str = "anchored",
+                  context_ratio: float = DEFAULT_CONTEXT_RATIO, progress: bool = False) -> Results:
+    """For each split: fit ``methods`` on its training side (once, timed), check that the models of
+    ``trained[split]`` never saw a test series, then score everything in every setting and context rule.
+
+    A "both" method that declares it never reads query losses is scored once per rule and its forecast answers are
+    reused for the loss_given table.
+    """
+    settings, rules = list(settings), list(rules)
+    predictions, stats, cells, skipped = [], [], [], {}
+    for name in splits:
+        split = make_split(series, name)
+        fit_seconds = {}
+        for method in methods:
+            start = time.perf_counter()
+            method.fit(split.train)
+            fit_seconds[method.name] = time.perf_counter() - start
+        learned = list((trained or {}).get(name, ()))
+        for model in learned:
+            check_unseen(model, split.test, name)
+        everything = [*methods, *learned]
+        for rule in rules:
+            done: dict[str, evaluate.Evaluation] = {}
+            for setting in settings:
+                reusable = {m.name for m in everything if setting == "loss_given" and "forecast" in done
+                            and m.capabilities.setting == "both" and not m.capabilities.reads_query_losses}
+                result = evaluate.evaluate([m for m in everything if m.name not in reusable], split.test,
+                                           setting=setting, split=name, mode=mode, context_ratio=context_ratio,
+                                           context_rule=rule, progress=progress)
+                done[setting] = result
+                predictions.append(result.predictions)
+                stats.append(result.method_stats.assign(fit_seconds=result.method_stats["method"].map(fit_seconds)))
+                if reusable:
+                    rows, reused_stats = _reused(done["forecast"], reusable)
+                    predictions.append(rows)
+                    stats.append(reused_stats)
+                cells.append(result.cells)
+                skipped[f"{name}/{rule}/{setting}"] = dict(result.skipped)
+    predictions_df = pd.concat(predictions, ignore_index=True)
+    cells_df = pd.concat(cells, ignore_index=True).drop_duplicates(["split", "context_rule", "run", "task"])
+    stats_df = pd.concat(stats, ignore_index=True)
+    summary = evaluate.summarize(predictions_df, cells_df, stats_df)
+    return Results(predictions_df, cells_df.reset_index(drop=True), stats_df, summary, skipped=skipped)
+
+
+def neuneu_models(split: str, series: Sequence[Series], profile: str, specs: Sequence[zoo.ModelSpec], *,
+                  retrain: bool = False, weights_root: Path | None = None) -> tuple[list[Forecaster], dict]:
+    """The trained NeuNeu models of ``split`` among ``specs`` and their training seconds (0 when loaded)."""
     models, seconds = [], {}
+    split_obj = make_split(series, split)
     for spec in (s for s in specs if s.split == split):
         start = time.perf_counter()
-        model = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root)
+        model = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root, split=split_obj)
         seconds[spec.name] = time.perf_counter() - start if model.result is not None else 0.0
-        models.append(evaluate.Prefitted(model))
+        models.append(model)
     return models, seconds
 
 
 def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str] = zoo.SPLITS,
-                 retrain: bool = False, weights_root: Path | None = None, progress: bool = False,
-                 specs: Sequence[zoo.ModelSpec] = zoo.DEFAULT_SPECS) -> Results:
-    """Every baseline and the NeuNeu models of each split, scored on that split's test side in both settings."""
-    predictions, stats, train_seconds = [], [], {}
+                 specs: Sequence[zoo.ModelSpec] | None = None, retrain: bool = False,
+                 weights_root: Path | None = None, rules: Iterable[str] = CONTEXT_RULES,
+                 progress: bool = False) -> Results:
+    """Every baseline and the NeuNeu models of each split (default: the profile's headline models), scored on
+    that split's test side in both settings and under both context rules."""
+    specs = zoo.default_specs(profile) if specs is None else specs
+    trained, train_seconds = {}, {}
     for split in splits:
-        models, seconds = neuneu_models(split, series, profile, retrain=retrain, weights_root=weights_root,
-                                        specs=specs)
+        trained[split], seconds = neuneu_models(split, series, profile, specs, retrain=retrain,
+                                                weights_root=weights_root)
         train_seconds.update(seconds)
-        bench = evaluate.run_benchmark([*default_baselines(), *models], series, splits=[split], progress=progress)
-        predictions.append(bench.predictions)
-        stats.append(bench.method_stats)
-    predictions_df = pd.concat(predictions, ignore_index=True)
-    stats_df = pd.concat(stats, ignore_index=True)
-    summary = evaluate.summarize(predictions_df, stats_df)
-    neuneu_stats = stats_df[stats_df["method"].str.startswith("neuneu")]
-    n = float(neuneu_stats["n_trajectories"].sum())
-    predict_ms = 1000 * float(neuneu_stats["predict_seconds"].sum()) / n if n else float("nan")
-    return Results(predictions_df, summary, train_seconds, predict_ms)
+    results = run_benchmark(default_baselines(), series, splits=splits, trained=trained, rules=rules,
+                            progress=progress)
+    results.train_seconds = train_seconds
+    return results
 
 
-def main_table(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
-    """Methods × (setting, split) of one metric — the book's main table."""
-    return summary.pivot_table(index="method", columns=["setting", "split"], values=metric).round(3)
+# --------------------------------------------------------------------------------------------- tables
+
+
+def _methods_order(summary: pd.DataFrame) -> list[str]:
+    kinds = {"neuneu": 0, "baseline": 1, "reference": 2}
+    first = summary.drop_duplicates("method").set_index("method")["kind"]
+    return sorted(first.index, key=lambda m: (kinds.get(first[m], 3), m))
+
+
+def main_table(summary: pd.DataFrame, metric: str = "mae", rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """Methods × (setting, split) of one metric under one context rule — NeuNeu first, the noise floor last."""
+    rows = summary[summary["context_rule"] == rule]
+    table = rows.pivot_table(index="method", columns=["setting", "split"], values=metric)
+    return table.reindex([m for m in _methods_order(rows) if m in table.index]).round(3)
 
 
 def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
-    """Per (setting, split): the best method by ``metric`` (lowest), the best NeuNeu variant and the best baseline,
-    and NeuNeu's change relative to that baseline in % — the sentence a reader wants, computed, not written."""
+    """Per (context rule, setting, split): the best forecaster by ``metric`` (lowest), the best NeuNeu and the
+    best baseline, NeuNeu's change relative to that baseline in %, and both as ratios to the noise floor."""
     rows = []
-    for (setting, split), g in summary.groupby(["setting", "split"], sort=True):
+    forecasters = summary[summary["kind"] != "reference"]
+    for (rule, setting, split), g in forecasters.groupby(["context_rule", "setting", "split"], sort=True):
         g = g.dropna(subset=[metric])
-        ours = g[g["method"].str.startswith("neuneu")].nsmallest(1, metric)
-        base = g[~g["method"].str.startswith("neuneu")].nsmallest(1, metric)
+        ours = g[g["kind"] == "neuneu"].nsmallest(1, metric)
+        base = g[g["kind"] == "baseline"].nsmallest(1, metric)
         if ours.empty or base.empty:
             continue
         o, b = ours.iloc[0], base.iloc[0]
-        rows.append({"setting": setting, "split": split, "best": g.nsmallest(1, metric)["method"].iloc[0],
-                     "neuneu": o["method"], f"neuneu_{metric}": o[metric], "best_baseline": b["method"],
-                     f"baseline_{metric}": b[metric], "neuneu_vs_baseline_%": 100 * (o[metric] / b[metric] - 1)})
+        rows.append({"context_rule": rule, "setting": setting, "split": split,
+                     "best": g.nsmallest(1, metric)["method"].iloc[0], "neuneu": o["method"],
+                     f"neuneu_{metric}": o[metric], "best_baseline": b["method"], f"baseline_{metric}": b[metric],
+                     "neuneu_vs_baseline_%": 100 * (o[metric] / b[metric] - 1),
+                     "neuneu_ratio": o.get("mae_ratio", np.nan), "baseline_ratio": b.get("mae_ratio", np.nan)})
     return pd.DataFrame(rows).round(3)
 
 
-def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
-                  methods: Sequence[str]) -> tuple[int, dict]:
-    """(context end, {method: (median, quantiles)}) of one trajectory from a predictions table — what
-    :func:`neuneu.plots.plot_forecasts` draws. NeuNeu variants are always included; others only if in ``methods``."""
-    from neuneu.evaluate import QUANTILE_COLUMNS
+def quality_table(summary: pd.DataFrame, rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """Calibration (coverage of q10–q90 and q25–q75) and decision accuracy per setting, split and method."""
+    columns = ["setting", "split", "method", "coverage80", "coverage50", "decision_accuracy", "decision_size",
+               "decision_budget", "decision_recipe", "n_pairs"]
+    return summary[summary["context_rule"] == rule][columns].round(3)
 
-    rows = predictions[(predictions["run"] == run) & (predictions["task"] == task)
-                       & (predictions["split"] == split) & (predictions["setting"] == setting)]
+
+def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
+                  methods: Sequence[str], rule: str = HEADLINE_RULE) -> tuple[int, dict]:
+    """(context end, {method: (median, quantiles)}) of one trajectory — what :func:`neuneu.plots.plot_forecasts`
+    draws. NeuNeu models are always included (their first seed); others only if named in ``methods``."""
+    rows = predictions[(predictions["run"] == run) & (predictions["task"] == task) & (predictions["split"] == split)
+                       & (predictions["setting"] == setting) & (predictions["context_rule"] == rule)]
     out = {}
     for method, g in rows.groupby("method", sort=False):
-        if method.startswith("neuneu") or method in methods:
-            g = g.sort_values("target_idx")
+        if (g["kind"].iloc[0] == "neuneu") or method in methods:
+            g = g[g["seed"] == g["seed"].min()].sort_values("target_idx")
             out[method] = (g["median"].to_numpy(), g[list(QUANTILE_COLUMNS)].to_numpy())
     return int(rows["context_end"].iloc[0]), out
 
 
-def loss_representation_verdict(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
+def loss_representation_verdict(summary: pd.DataFrame, metric: str = "mae",
+                                rule: str = HEADLINE_RULE) -> pd.DataFrame:
     """The paper's ablation question per (split, setting): does the best per-token representation (p-histogram /
     DiffHist "hist", or the CNN over per-token losses "sample") beat the best of no loss and the mean loss?"""
     rows = []
-    for (split, setting), g in summary.groupby(["split", "setting"], sort=True):
+    chosen = summary[summary["context_rule"] == rule] if "context_rule" in summary else summary
+    for (split, setting), g in chosen.groupby(["split", "setting"], sort=True):
         kind = g["method"].str.extract(r"^neuneu-([a-z]+)", expand=False)
         token = g[kind.isin(["hist", "sample"])].nsmallest(1, metric)
         plain = g[kind.isin(["none", "mean"])].nsmallest(1, metric)
@@ -131,59 +230,134 @@ def loss_representation_verdict(summary: pd.DataFrame, metric: str = "mae") -> p
     return pd.DataFrame(rows).round(3)
 
 
-def quality_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """Calibration (coverage of q10–q90 and q25–q75) and ranking accuracy per setting, split and method."""
-    return summary[["setting", "split", "method", "coverage80", "coverage50", "ranking_accuracy", "n_targets"]].round(3)
-
-
-def plot_mae_bars(summary: pd.DataFrame, out_dir: Path) -> None:
+def plot_mae_bars(summary: pd.DataFrame, out_dir: Path, rule: str = HEADLINE_RULE) -> None:
     """One MAE bar chart per split of ``summary`` (figures saved beside their CSVs)."""
-    from neuneu import plots
+    rows = summary[summary["context_rule"] == rule]
+    for split in dict.fromkeys(rows["split"]):
+        plots.plot_method_bars(rows[rows["split"] == split], "mae", out_dir, f"mae_{split}")
 
-    for split in dict.fromkeys(summary["split"]):
-        plots.plot_method_bars(summary[summary["split"] == split], "mae", out_dir, f"mae_{split}")
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def _number(value: Any) -> Any:
+    """JSON-safe: NaN/inf become null (strict JSON has no NaN), numpy scalars plain numbers."""
+    if isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def summary_json(summary: pd.DataFrame, *, train_seconds: Mapping[str, float], predict_ms_per_trajectory: float
+                 ) -> dict[str, Any]:
+    """``{"results": {rule: {setting: {split: {method: {...}}}}}, "headline_rule", "timings"}``: every method's
+    metrics (NeuNeu's as the mean over seeds with ``*_sd``), the noise-floor row and each method's ``mae_ratio``."""
+    results: dict[str, Any] = {}
+    for row in summary.to_dict("records"):
+        cell = results.setdefault(row["context_rule"], {}).setdefault(row["setting"], {}).setdefault(row["split"], {})
+        cell[row["method"]] = {k: _number(row.get(k)) for k in JSON_METRICS}
+    return {"headline_rule": HEADLINE_RULE, "results": results,
+            "timings": {"train_seconds": {k: _number(v) for k, v in train_seconds.items()},
+                        "predict_ms_per_trajectory": _number(predict_ms_per_trajectory)}}
+
+
+def write_results(results: Results, out_dir: Path, extra: Mapping[str, Any] | None = None) -> dict[str, Path]:
+    """Write predictions.parquet, summary.csv, per_seed.csv, horizon.csv, decision_pairs.csv and summary.json
+    under ``out_dir`` (each atomically); return the paths."""
+    out_dir = Path(out_dir)
+    paths = {name: out_dir / name for name in ("predictions.parquet", "summary.csv", "per_seed.csv", "horizon.csv",
+                                               "decision_pairs.csv", "summary.json")}
+    atomic.write_frame(results.predictions, paths["predictions.parquet"])
+    atomic.write_frame(results.summary, paths["summary.csv"])
+    atomic.write_frame(results.per_seed, paths["per_seed.csv"])
+    atomic.write_frame(evaluate.horizon_table(results.predictions), paths["horizon.csv"])
+    atomic.write_frame(evaluate.decision_pairs(results.cells), paths["decision_pairs.csv"])
+    data = summary_json(results.summary, train_seconds=results.train_seconds,
+                        predict_ms_per_trajectory=results.predict_ms_per_trajectory)
+    data.update(extra or {})
+    atomic.write_json(paths["summary.json"], data)
+    return paths
+
+
+def print_summary(summary: pd.DataFrame) -> None:
+    """The main columns of ``summary`` and the headline MAE table, on stdout."""
+    with pd.option_context("display.width", 220, "display.max_columns", 40, "display.max_rows", 500):
+        print(summary[MAIN_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(f"\nMAE (accuracy points), {HEADLINE_RULE} rule, methods × (setting, split):\n", main_table(summary))
 
 
 def collection_overhead(profile: str = "smoke") -> dict:
     """The mini-ladder's overhead targets (per-token scoring vs a bare forward loop; lm-eval vs direct BLiMP)."""
-    from neuneu.collect.bench import collection_overhead as measure
-
-    return measure(profile)
+    return measure_collection_overhead(profile)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m neuneu.bench [--profile cpu] [--splits …] [--no-retrain] [--no-collection]``."""
+    """``python -m neuneu.bench [--profile cpu] [--splits …] [--no-retrain] [--no-collection] [--jobs N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--splits", nargs="+", default=list(zoo.SPLITS), choices=list(zoo.SPLITS))
     parser.add_argument("--no-retrain", action="store_true", help="score the weights already in the bench folder")
     parser.add_argument("--no-collection", action="store_true", help="skip the collection-overhead section")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR)
     args = parser.parse_args(argv)
-    from neuneu.trajectories import load_corpus, to_series
+    specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS if s.split in args.splits]
+    root = args.out / "weights"
+    train_seconds = {}
+    if not args.no_retrain:
+        start = time.perf_counter()
+        for line in zoo.retrain_all(specs, args.profile, jobs=args.jobs, root=root):
+            print(line)
+        train_seconds["all_models_wall"] = time.perf_counter() - start
+    series = load_pool("public")
+    results = evaluate_all(series, args.profile, splits=args.splits, specs=specs, weights_root=root, progress=True)
+    results.train_seconds.update(train_seconds)
+    extra = {} if args.no_collection else {"collection": collection_overhead(args.profile)}
+    paths = write_results(results, args.out, extra)
+    print_summary(results.summary)
+    print(f"\npredict ms/trajectory (NeuNeu, batched, CPU): {results.predict_ms_per_trajectory:.2f}")
+    if extra:
+        print("collection overhead:", json.dumps(extra["collection"], default=float))
+    print(f"wrote {paths['summary.json']}")
+    return 0
 
-    series = to_series(load_corpus())
-    results = evaluate_all(series, args.profile, splits=args.splits, retrain=not args.no_retrain,
-                           weights_root=args.out / "weights", progress=True,
-                           specs=zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS)
-    evaluate.write_tables(results.predictions, results.summary, args.out)
-    default = zoo.DEFAULT_SPECS[0].name
-    path = evaluate.write_bench_summary(results.summary, args.out / "summary.json",
-                                        train_seconds=results.train_seconds.get(default, float("nan")),
-                                        predict_ms_per_trajectory=results.predict_ms_per_trajectory)
-    data = json.loads(path.read_text())
-    data["train_seconds_per_model"] = results.train_seconds
-    if not args.no_collection:
-        data["collection"] = collection_overhead(args.profile)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n")
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(results.summary[MAIN_COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        print("\nMAE (%), methods × (setting, split):\n", main_table(results.summary))
-    print(f"\ntrain seconds (default model {default}): {data['train_seconds']}; "
-          f"predict ms/trajectory: {data['predict_ms_per_trajectory']:.2f}")
-    if "collection" in data:
-        print("collection overhead:", json.dumps(data["collection"], default=float))
-    print(f"wrote {path}")
+
+# --------------------------------------------------------------------------------------------- neuneu evaluate
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``neuneu evaluate`` (see ``--help``)."""
+    p = sub.add_parser("evaluate", help="score the baselines (and NeuNeu weights, when given) on one or more splits")
+    p.add_argument("--weights", type=Path, action="append", default=None,
+                   help="a NeuNeu weights folder (repeatable); refused if it was trained on the split's test series")
+    p.add_argument("--split", action="append", choices=list(SPLITS), help="split(s) to run (default heldout-sizes)")
+    p.add_argument("--setting", action="append", choices=list(SETTINGS), help="setting(s) (default: both)")
+    p.add_argument("--context-rule", action="append", choices=list(CONTEXT_RULES),
+                   help="context rule(s) (default: both)")
+    p.add_argument("--mode", choices=list(MODES), default="anchored")
+    p.add_argument("--context-ratio", type=float, default=DEFAULT_CONTEXT_RATIO)
+    p.add_argument("--methods", nargs="+", default=None, choices=sorted(BASELINE_CLASSES),
+                   help="baselines to run (default: all)")
+    p.add_argument("--out", type=Path, default=BUILD_DIR / "evaluate", help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="silence progress bars")
+    p.set_defaults(func=_cli_evaluate)
+
+
+def _cli_evaluate(args: argparse.Namespace) -> int:
+    splits = args.split or ["heldout-sizes"]
+    baselines = [m for m in default_baselines() if args.methods is None or m.name in args.methods]
+    models = [NeuNeuForecaster.load(folder) for folder in args.weights or ()]
+    for pool in dict.fromkeys(pool_of(s) for s in splits):
+        chosen = [s for s in splits if pool_of(s) == pool]
+        results = run_benchmark(baselines, load_pool(pool), splits=chosen, trained={s: models for s in chosen},
+                                settings=args.setting or SETTINGS, rules=args.context_rule or CONTEXT_RULES,
+                                mode=args.mode, context_ratio=args.context_ratio, progress=not args.no_progress)
+        out = args.out if len(set(map(pool_of, splits))) == 1 else args.out / pool
+        paths = write_results(results, out)
+        print_summary(results.summary)
+        print(f"wrote {paths['summary.json']}")
     return 0
 
 

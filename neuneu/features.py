@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from neuneu.profiles import check_profile
+from neuneu import profiles
 
 # Reference-mode constants (paper-spec §3, per-element transform).
 REF_POSINF_LOSS = 10.0
@@ -90,16 +90,9 @@ class FeatureConfig:
     cnn_seed: int | None
 
 
-PROFILES: dict[str, FeatureConfig] = {
-    "smoke": FeatureConfig(bins=64, cnn_tokens=1_024, cnn_seed=0),
-    "cpu": FeatureConfig(bins=64, cnn_tokens=16_384, cnn_seed=0),
-    "full": FeatureConfig(bins=64, cnn_tokens=256_000, cnn_seed=0),
-}
-
-
 def config_for(profile: str) -> FeatureConfig:
     """The feature sizes of a run profile (``smoke``, ``cpu`` or ``full``)."""
-    return PROFILES[check_profile(profile)]
+    return FeatureConfig(**profiles.profile(profile).features)
 
 
 # ---------------------------------------------------------------------------------------------------------------

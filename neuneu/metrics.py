@@ -8,7 +8,10 @@ Conventions (all functions):
   *cell*, then the cell scores are averaged, so a long trajectory counts as much as a short one
   (:func:`cell_mean`);
 * inputs are 1-D array-likes of equal length; a length mismatch raises :class:`MetricError` instead of silently
-  truncating (the reference code's ``compute_errors`` truncated, paper-spec §9 item 20).
+  truncating (the reference code's ``compute_errors`` truncated, paper-spec §9 item 20);
+* the noise reference (:func:`checkpoint_noise_sd`, :func:`loo_smoother`) and the pairwise decision score
+  (:func:`order_agreement`) are defined here too; which pairs count as a decision is the harness's choice
+  (``neuneu.evaluate``).
 """
 
 from __future__ import annotations
@@ -70,50 +73,6 @@ def pinball_loss(y_true: Sequence[float], quantiles: np.ndarray, levels: Sequenc
     return float(np.mean(np.maximum(lv * err, (lv - 1.0) * err)))
 
 
-def pairwise_order_accuracy(
-    y_true: Sequence[float], y_pred: Sequence[float], *, tie_tol: float = 0.0
-) -> tuple[float, int]:
-    """Share of item pairs whose predicted order matches their true order, and the number of pairs scored.
-
-    Every unordered pair (i, j) is considered once. Pairs whose true values tie (|Δtrue| ≤ ``tie_tol``) carry no
-    order and are skipped. A scored pair counts 1 when sign(Δpred) = sign(Δtrue), 0 when the signs differ, and
-    ½ when the prediction ties exactly (Δpred = 0), as in a concordance index, so a constant forecast scores
-    0.5 rather than 0 or 1. Returns (nan, 0) when no pair can be scored.
-    """
-    t, p = _aligned(y_true, y_pred)
-    i, j = np.triu_indices(len(t), k=1)
-    d_true = t[i] - t[j]
-    keep = np.abs(d_true) > tie_tol
-    if not np.any(keep):
-        return float("nan"), 0
-    d_true, d_pred = d_true[keep], p[i][keep] - p[j][keep]
-    score = np.where(d_pred == 0, 0.5, (np.sign(d_pred) == np.sign(d_true)).astype(float))
-    return float(np.mean(score)), int(keep.sum())
-
-
-def ranking_accuracy(
-    groups: Sequence[object], y_true: Sequence[float], y_pred: Sequence[float], *, tie_tol: float = 0.0
-) -> float:
-    """Pairwise ranking accuracy averaged over groups (paper-spec §6 (i), our definition).
-
-    In the harness one row per (run, task) holds the run's accuracy at its **final** checkpoint (truth and
-    predicted median) and ``groups`` is the task: within each task, all pairs of held-out runs are compared with
-    :func:`pairwise_order_accuracy` (true ties skipped, predicted ties ½), and the per-task accuracies are
-    averaged with equal weight per task. Tasks with no scorable pair are left out; nan if none remains.
-    """
-    g = np.asarray(groups, dtype=object).reshape(-1)
-    t, p = _aligned(y_true, y_pred)
-    if len(g) != len(t):
-        raise MetricError(f"inputs have different lengths: {[len(g), len(t), len(p)]}")
-    per_group = []
-    for name in dict.fromkeys(g.tolist()):  # first-seen order: deterministic
-        mask = g == name
-        acc, n_pairs = pairwise_order_accuracy(t[mask], p[mask], tie_tol=tie_tol)
-        if n_pairs:
-            per_group.append(acc)
-    return float(np.mean(per_group)) if per_group else float("nan")
-
-
 def cell_mean(values: Sequence[float], cells: Sequence[object]) -> float:
     """Mean over cells of the per-cell mean of ``values`` (each (run, task) cell weighs the same).
 
@@ -150,3 +109,60 @@ def error_by_horizon(
     counts = np.bincount(inverse, minlength=len(levels))
     means = np.bincount(inverse, weights=abs_err, minlength=len(levels)) / counts
     return levels, scale * means, counts
+
+
+# --------------------------------------------------------------------------------------------- noise and decisions
+
+
+def _interpolation_residuals(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each interior point, y_i minus the straight line through its two neighbours at x_i, and the variance
+    factor 1 + w² + (1 − w)² of that residual under independent noise (w = the left neighbour's weight)."""
+    left, mid, right = x[:-2], x[1:-1], x[2:]
+    w = np.where(right > left, (right - mid) / np.where(right > left, right - left, 1.0), 0.5)
+    resid = y[1:-1] - (w * y[:-2] + (1 - w) * y[2:])
+    return resid, 1.0 + w**2 + (1 - w) ** 2
+
+
+def checkpoint_noise_sd(x: Sequence[float], y: Sequence[float]) -> float:
+    """Robust estimate of the checkpoint-to-checkpoint noise (standard deviation, accuracy fraction) of one
+    trajectory ``y`` at positions ``x`` (e.g. log tokens).
+
+    Each interior point is compared with the line through its two neighbours; under independent noise of sd σ the
+    residual has sd σ·√(1 + w² + (1 − w)²). A smooth trend cancels to first order, so what remains is noise, and
+    the median absolute residual (×1.4826, the normal consistency factor) keeps real jumps from inflating it.
+    NaN for fewer than three points.
+    """
+    xa, ya = _aligned(x, y)
+    if len(xa) < 3:
+        return float("nan")
+    resid, factor = _interpolation_residuals(xa, ya)
+    return float(1.4826 * np.median(np.abs(resid) / np.sqrt(factor)))
+
+
+def loo_smoother(x: Sequence[float], y: Sequence[float], *, neighbours: int = 3) -> np.ndarray:
+    """Leave-one-out local-linear smoother: ŷ_i from a straight line fitted to the up to ``neighbours`` points on
+    each side of i (i itself left out). It sees the whole trajectory, so it is not a forecaster: its error is a
+    reference for the irreducible checkpoint noise (the "noise floor" row of every table), slightly above the noise
+    itself because the fitted line is noisy too."""
+    xa, ya = _aligned(x, y)
+    n = len(xa)
+    out = np.empty(n)
+    for i in range(n):
+        idx = np.r_[max(0, i - neighbours):i, i + 1:min(n, i + neighbours + 1)]
+        if len(idx) == 0:
+            out[i] = ya[i]
+        elif len(idx) == 1 or np.ptp(xa[idx]) == 0:
+            out[i] = float(np.mean(ya[idx]))
+        else:
+            slope, intercept = np.polyfit(xa[idx] - xa[i], ya[idx], deg=1)
+            out[i] = intercept
+    return out
+
+
+def order_agreement(true_diff: Sequence[float], pred_diff: Sequence[float]) -> np.ndarray:
+    """Per pair: 1 when the predicted difference has the sign of the true one, 0 when the opposite sign, ½ when the
+    prediction ties exactly (a constant forecast scores ½, not 0 or 1). True differences must be non-zero."""
+    t, p = _aligned(true_diff, pred_diff)
+    if np.any(t == 0):
+        raise MetricError("true differences must be non-zero: a tied pair carries no order")
+    return np.where(p == 0, 0.5, (np.sign(p) == np.sign(t)).astype(float))

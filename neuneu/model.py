@@ -41,16 +41,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neuneu.profiles import check_profile
-from neuneu.series import QUANTILES
+from neuneu import profiles
+from neuneu.contract import QUANTILES
 
 LOSS_INPUTS: tuple[str, ...] = ("none", "mean", "vector", "hist", "sample", "law")
-"""Loss-input variants; except "none", each is also the key of :attr:`neuneu.series.Series.losses` it reads.
+"""Loss-input variants; except "none", each is also the key of :attr:`neuneu.contract.Series.losses` it reads.
 "law" (beyond the paper, see :mod:`neuneu.hybrid`) is the log mean loss and the accuracy the pooled per-task
 logistic law assigns to it."""
 SETTINGS: tuple[str, ...] = ("forecast", "loss_given")
 TIME_AXES: tuple[str, ...] = ("tokens", "flops", "index")
 N_VALUE_FEATURES = 2  # a context token's accuracy y and y − y_last
+POOLED_KIND = "*"  # feature statistics pooled over every loss kind of the training data
 
 
 class ConfigError(ValueError):
@@ -61,9 +62,12 @@ class ConfigError(ValueError):
 class NeuNeuConfig:
     """Everything needed to rebuild a NeuNeu model and its input normalisation; the constructor takes it as-is.
 
-    ``loss_dim``, ``feature_center`` and ``feature_scale`` describe the loss features and ``tasks`` the task
-    vocabulary; all are filled from the training data by :func:`neuneu.samples.with_feature_stats` and saved
-    with the weights so that prediction normalises inputs exactly as training did.
+    ``loss_dim`` and the feature statistics describe the loss features and ``tasks`` the task vocabulary; all are
+    filled from the training data by :func:`neuneu.samples.with_feature_stats` and saved with the weights so that
+    prediction normalises inputs exactly as training did. Statistics are kept **per loss kind**
+    (``feature_kinds[i]`` has centre ``feature_center[i]`` and scale ``feature_scale[i]``), because OLMo's domain
+    cross-entropy and LAMBADA log-perplexity are different quantities in different units; the kind
+    :data:`POOLED_KIND` holds the statistics pooled over all kinds, used for a kind never seen in training.
     """
 
     loss_input: str = "none"  # none | mean | vector | hist | sample | law
@@ -88,8 +92,9 @@ class NeuNeuConfig:
     cnn_pool: int = 4  # CNN output length after adaptive pooling, so any K works
     quantiles: tuple[float, ...] = QUANTILES
     loss_dim: int = 0  # F: width of the loss feature (K values for "sample"); 0 for "none"
-    feature_center: tuple[float, ...] = ()  # per-feature mean (one value for "sample")
-    feature_scale: tuple[float, ...] = ()  # per-feature std, floored
+    feature_kinds: tuple[str, ...] = ()  # loss kinds with statistics (POOLED_KIND first)
+    feature_center: tuple[tuple[float, ...], ...] = ()  # per kind, per-feature mean (one value for "sample")
+    feature_scale: tuple[tuple[float, ...], ...] = ()  # per kind, per-feature std, floored
 
     def __post_init__(self) -> None:
         _check_choice("loss_input", self.loss_input, LOSS_INPUTS)
@@ -101,13 +106,20 @@ class NeuNeuConfig:
             raise ConfigError(f"quantiles {self.quantiles} must be strictly increasing and contain 0.5")
         if self.max_context < 2:
             raise ConfigError(f"max_context must be at least 2, got {self.max_context}")
-        if len(self.feature_center) != len(self.feature_scale):
-            raise ConfigError("feature_center and feature_scale must have the same length")
+        if not len(self.feature_kinds) == len(self.feature_center) == len(self.feature_scale):
+            raise ConfigError("feature_kinds, feature_center and feature_scale must have the same length")
 
     @property
     def uses_losses(self) -> bool:
         """Whether the model reads any validation-loss feature."""
         return self.loss_input != "none"
+
+    def feature_stats(self, kind: str) -> tuple[tuple[float, ...], tuple[float, ...], bool]:
+        """(centre, scale, known) for loss kind ``kind``: its own statistics, or the pooled ones (known=False)."""
+        if not self.feature_kinds:
+            raise ConfigError("this model has no feature statistics (fill them from the data first)")
+        i = self.feature_kinds.index(kind) if kind in self.feature_kinds else self.feature_kinds.index(POOLED_KIND)
+        return self.feature_center[i], self.feature_scale[i], kind in self.feature_kinds
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (tuples become lists)."""
@@ -120,7 +132,12 @@ class NeuNeuConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown NeuNeuConfig field(s): {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return cls(**{k: _tuples(v) for k, v in data.items()})
+
+
+def _tuples(value):
+    """Lists (nested too) as tuples: the frozen config's JSON round trip."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
@@ -128,24 +145,10 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"unknown {what} {value!r}; expected one of: {', '.join(choices)}")
 
 
-PROFILES: dict[str, NeuNeuConfig] = {
-    # seconds on CPU: a toy model for tests and CI
-    "smoke": NeuNeuConfig(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_context=16,
-                          cnn_channels=(4, 8), cnn_kernel=8, cnn_stride=4, cnn_pool=2),
-    # about two minutes on one CPU thread (public corpus). Tuned on heldout-sizes: small and trained longer beat
-    # d=128 × 3 layers trained briefly (MAE ~2.0 vs 4.0 points); loss features relative to the context end did a
-    # little better than absolute ones, whose levels for larger models lie below every training loss.
-    "cpu": NeuNeuConfig(d_model=64, n_layers=2, n_heads=4, d_ff=128, max_context=32, relative_losses=True,
-                        cnn_channels=(8, 16, 32), cnn_kernel=16, cnn_stride=4, cnn_pool=4),
-    # the paper's encoder size (§4.4) on one GPU
-    "full": NeuNeuConfig(d_model=512, n_layers=6, n_heads=8, d_ff=2048, max_context=128,
-                         cnn_channels=(8, 16, 32, 64), cnn_kernel=64, cnn_stride=16, cnn_pool=4),
-}
-
-
 def config_for(profile: str) -> NeuNeuConfig:
-    """The model size for a run profile (loss input "none"; change it with :func:`dataclasses.replace`)."""
-    return PROFILES[check_profile(profile)]
+    """The model size of a run profile (:data:`neuneu.profiles.PROFILES`; loss input "none": change it with
+    :func:`dataclasses.replace`)."""
+    return NeuNeuConfig(**profiles.profile(profile).model)
 
 
 @dataclass

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from neuneu.series import Series
+from neuneu.contract import Series
 
 SHAPE_COLORS = {"steady": "#1f77b4", "plateau": "#2ca02c", "emergent": "#d62728", "non-monotone": "#9467bd",
                 "inverse": "#ff7f0e", "flat": "#7f7f7f"}

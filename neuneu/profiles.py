@@ -1,14 +1,24 @@
-"""Run profiles. Every notebook has a papermill parameter ``PROFILE``; every module that has sizes to choose keeps a
-frozen config dataclass with one entry per profile here-named, so one word decides every size:
+"""Run profiles: one table, :data:`PROFILES`, decides every size in the project.
+
+Every notebook has a papermill parameter ``PROFILE``; every module that has sizes to choose reads its entry here
+(``neuneu.model.config_for``, ``neuneu.train.config_for``, ``neuneu.features.config_for``, ``neuneu.prior``,
+``neuneu.collect.config_for``), and the notebooks branch only on the fields below (``tasks``, ``seeds``), never on
+the profile's name:
 
 * ``smoke`` — seconds per notebook; CI and ``make test``.
 * ``cpu``   — the default for ``make book``: real results on a 2-core laptop.
-* ``full``  — paper-scale on one GPU (H100-class).
+* ``full``  — paper scale on one GPU (H100-class).
+
+The entries are plain data (field → value), so this bottom-layer module depends on nothing else in the package;
+each consumer builds its own frozen config from them.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
 
 PROFILE_NAMES: tuple[str, ...] = ("smoke", "cpu", "full")
 
@@ -17,11 +27,83 @@ class ProfileError(ValueError):
     """An unknown profile name."""
 
 
+def _frozen(**values: Any) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every size of one profile.
+
+    ``model`` / ``train`` / ``features`` / ``prior`` / ``collect``: field values of the NeuNeu model config, its
+    training config, the loss-feature config, the synthetic prior and the mini-ladder collection. ``seeds``: the
+    training seeds of every NeuNeu number in the headline tables (mean ± sd over them). ``tasks``: the tasks the
+    notebooks keep (None = all).
+    """
+
+    name: str
+    model: Mapping[str, Any]
+    train: Mapping[str, Any]
+    features: Mapping[str, Any]
+    seeds: tuple[int, ...]
+    tasks: tuple[str, ...] | None = None
+    prior: Mapping[str, Any] = field(default_factory=lambda: _frozen())
+    collect: Mapping[str, Any] = field(default_factory=lambda: _frozen())
+
+
+PROFILES: Mapping[str, Profile] = MappingProxyType({
+    "smoke": Profile(
+        name="smoke",
+        # a toy model for tests and CI
+        model=_frozen(d_model=32, n_layers=2, n_heads=2, d_ff=64, max_context=16, cnn_channels=(4, 8), cnn_kernel=8,
+                      cnn_stride=4, cnn_pool=2),
+        train=_frozen(epochs=2, samples_per_epoch=256, batch_size=64, targets_per_context=2, lr=2e-3,
+                      max_val_trajectories=32, num_threads=1),
+        features=_frozen(bins=64, cnn_tokens=1_024, cnn_seed=0),
+        seeds=(0,),
+        tasks=("hellaswag", "arc_easy", "piqa", "winogrande"),
+    ),
+    "cpu": Profile(
+        name="cpu",
+        # About two minutes on one CPU thread. Tuned on held-out sizes: small and trained longer beat d=128 × 3
+        # layers trained briefly; loss features relative to the context end did a little better than absolute.
+        model=_frozen(d_model=64, n_layers=2, n_heads=4, d_ff=128, max_context=32, relative_losses=True,
+                      cnn_channels=(8, 16, 32), cnn_kernel=16, cnn_stride=4, cnn_pool=4),
+        # 1,500 steps of 64 contexts × 8 targets (3,000 steps gained nothing: the limit is extrapolation)
+        train=_frozen(epochs=6, samples_per_epoch=16_000, batch_size=64, targets_per_context=8, lr=1e-3,
+                      max_context_fraction=0.6, max_val_trajectories=256, num_threads=1),
+        features=_frozen(bins=64, cnn_tokens=16_384, cnn_seed=0),
+        seeds=(0, 1, 2),
+    ),
+    "full": Profile(
+        name="full",
+        # the paper's encoder size (paper-spec §4.4) on one GPU
+        model=_frozen(d_model=512, n_layers=6, n_heads=8, d_ff=2048, max_context=128, cnn_channels=(8, 16, 32, 64),
+                      cnn_kernel=64, cnn_stride=16, cnn_pool=4),
+        train=_frozen(epochs=3, samples_per_epoch=1_000_000, batch_size=256, targets_per_context=8, lr=6e-4,
+                      eval_every=1000, max_val_trajectories=4096),
+        features=_frozen(bins=64, cnn_tokens=256_000, cnn_seed=0),
+        seeds=(0, 1, 2),
+    ),
+})
+
+
 def check_profile(name: str) -> str:
     """Return ``name`` if it is a known profile, else raise :class:`ProfileError` listing the valid ones."""
     if name not in PROFILE_NAMES:
         raise ProfileError(f"unknown profile {name!r}; expected one of {', '.join(PROFILE_NAMES)}")
     return name
+
+
+def profile(name: str) -> Profile:
+    """The :class:`Profile` called ``name``."""
+    return PROFILES[check_profile(name)]
+
+
+def keep_tasks(series: list, name: str) -> list:
+    """``series`` restricted to the profile's notebook tasks (all of them when the profile keeps every task)."""
+    tasks = profile(name).tasks
+    return list(series) if tasks is None else [s for s in series if s.task in tasks]
 
 
 def show_progress(requested: bool = True) -> bool:

@@ -1,4 +1,4 @@
-"""From :class:`~neuneu.series.Series` to NeuNeu's padded tensors: training samples, validation samples, and
+"""From :class:`~neuneu.contract.Series` to NeuNeu's padded tensors: training samples, validation samples, and
 inference inputs for (context, query) pairs.
 
 One sample is a *context* (kept checkpoint indices of one trajectory, the last one being the context end) and one
@@ -15,8 +15,11 @@ Normalisation, all stored in :class:`~neuneu.model.NeuNeuConfig` so prediction r
 * positions: log tokens (or log FLOPs) *relative to the context end*, so a context point sits at ≤ 0 and a target
   at > 0; with ``time_axis="index"`` the paper's raw index gaps instead (ablation);
 * accuracy: raw fraction y plus y − y_last;
-* loss features: standardised per feature (one scalar for per-token "sample" values) with the training set's
-  mean and std, clipped to ±10, NaN → 0. In the ``loss_given`` setting a target carries the *change* of its
+* loss features: standardised per feature (one scalar for per-token "sample" values) with the mean and std of
+  the training series *of the same loss kind* (``meta["loss_kind"]``: OLMo domain cross-entropy and LAMBADA
+  log-perplexity are different units; a kind never seen in training uses the statistics pooled over all kinds,
+  counted as ``unseen_loss_kind``), clipped to ±10; a missing value (NaN) becomes 0, the training mean, and is
+  counted (``nan_loss_feature``) — no fill is silent. In the ``loss_given`` setting a target carries the *change* of its
   features from the context end, e.g. DiffHist = hist(target) − hist(context end). With
   ``config.relative_losses`` the context is relative too: each context point carries f_j − f_end and the soft
   prompt f_end − f_first (the loss drop seen so far), so a model tested on larger models, whose losses fall below
@@ -28,14 +31,15 @@ a log axis.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
 import torch
 
-from neuneu.model import NeuNeuConfig, NeuNeuInputs
-from neuneu.series import Query, Series
+from neuneu.model import POOLED_KIND, NeuNeuConfig, NeuNeuInputs
+from neuneu.contract import Query, Series
 
 FEATURE_CLIP = 10.0  # standardised loss features beyond ±10 σ are outliers, not signal
 SCALE_FLOOR = 1e-3  # histogram bins that barely move must not be blown up into noise
@@ -57,6 +61,7 @@ class Trajectory:
     values: np.ndarray  # (n,) float32 accuracy
     features: np.ndarray | None  # (n, F) float32, or None for loss_input "none"
     task_index: int = 0  # 1 + position of the task in config.tasks; 0 = unknown (or no task identity)
+    fills: Counter | None = None  # what preparation had to fill in: nan_loss_feature, unseen_loss_kind
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -113,12 +118,22 @@ def axis_positions(steps: np.ndarray, tokens: np.ndarray, flops: np.ndarray, tim
         return np.where(compute > 0, np.log(np.where(compute > 0, compute, 1.0)), np.nan)
 
 
-def standardise(features: np.ndarray, config: NeuNeuConfig) -> np.ndarray:
-    """Apply the stored centre/scale, clip to ±FEATURE_CLIP and replace missing values (NaN) by 0 = the mean."""
-    center, scale = np.asarray(config.feature_center), np.asarray(config.feature_scale)
+def loss_kind(series: Series) -> str:
+    """Which quantity the series' losses measure (``meta["loss_kind"]``; "unknown" when not given)."""
+    return str(series.meta.get("loss_kind", "unknown"))
+
+
+def standardise(features: np.ndarray, config: NeuNeuConfig, kind: str, fills: Counter | None = None) -> np.ndarray:
+    """Apply the stored centre/scale of loss kind ``kind``, clip to ±FEATURE_CLIP and replace missing values (NaN)
+    by 0 = the mean. Every filled value, and a kind with no statistics of its own, is counted in ``fills``."""
+    center, scale, known = config.feature_stats(kind)
     if features.shape[-1] != config.loss_dim:
         raise NeuNeuInputError(f"loss feature width {features.shape[-1]} does not match the model's {config.loss_dim}")
-    z = np.clip((features - center) / scale, -FEATURE_CLIP, FEATURE_CLIP)
+    z = np.clip((features - np.asarray(center)) / np.asarray(scale), -FEATURE_CLIP, FEATURE_CLIP)
+    missing = int(np.isnan(z).sum())
+    if fills is not None:
+        fills["nan_loss_feature"] += missing
+        fills["unseen_loss_kind"] += int(not known)
     return np.nan_to_num(z, nan=0.0).astype(np.float32)
 
 
@@ -137,12 +152,12 @@ def prepare(series: Series, config: NeuNeuConfig) -> Trajectory:
     idx = np.flatnonzero(usable)
     axis = axis_positions(steps[idx], np.asarray(series.tokens)[idx], np.asarray(series.flops)[idx],
                           config.time_axis)
-    features = None
+    features, fills = None, Counter()
     if config.uses_losses:
-        features = standardise(raw_loss_features(series, config.loss_input)[idx], config)
+        features = standardise(raw_loss_features(series, config.loss_input)[idx], config, loss_kind(series), fills)
     task_index = config.tasks.index(series.task) + 1 if series.task in config.tasks else 0
     return Trajectory(series.run, series.task, steps[idx], axis,
-                      np.asarray(series.values, dtype=np.float32)[idx], features, task_index)
+                      np.asarray(series.values, dtype=np.float32)[idx], features, task_index, fills)
 
 
 def prepare_all(series: Sequence[Series], config: NeuNeuConfig) -> list[Trajectory]:
@@ -155,28 +170,37 @@ def prepare_all(series: Sequence[Series], config: NeuNeuConfig) -> list[Trajecto
 
 
 def with_feature_stats(config: NeuNeuConfig, series: Sequence[Series]) -> NeuNeuConfig:
-    """``config`` with ``loss_dim``, ``feature_center`` and ``feature_scale`` computed from ``series``.
+    """``config`` with ``loss_dim`` and the per-kind feature statistics computed from ``series``.
 
-    Each run counts once (its loss features are shared by all its tasks). Per-token "sample" values get one
-    scalar mean and std, so the CNN sees the same transform at every position. With ``task_identity`` the sorted
-    task names of ``series`` become ``tasks``.
+    Statistics come from every training series (not one per run: features such as the "law" accuracy differ by
+    task), separately per loss kind (:func:`loss_kind`), plus :data:`~neuneu.model.POOLED_KIND` over all of them.
+    Per-token "sample" values get one scalar mean and std, so the CNN sees the same transform at every position.
+    With ``task_identity`` the sorted task names of ``series`` become ``tasks``.
     """
     if config.task_identity:
         config = replace(config, tasks=tuple(sorted({s.task for s in series})))
     if not config.uses_losses:
-        return replace(config, loss_dim=0, feature_center=(), feature_scale=())
-    by_run: dict[str, np.ndarray] = {}
+        return replace(config, loss_dim=0, feature_kinds=(), feature_center=(), feature_scale=())
+    by_kind: dict[str, list[np.ndarray]] = {}
     for s in series:
-        by_run.setdefault(s.run, raw_loss_features(s, config.loss_input)[np.asarray(s.steps) > 0])
-    stacked = np.concatenate(list(by_run.values()), axis=0)
-    if config.loss_input == "sample":
+        rows = raw_loss_features(s, config.loss_input)[np.asarray(s.steps) > 0]
+        by_kind.setdefault(loss_kind(s), []).append(rows)
+    kinds = [POOLED_KIND, *sorted(by_kind)]
+    stacks = [np.concatenate([r for rows in by_kind.values() for r in rows], axis=0),
+              *(np.concatenate(by_kind[k], axis=0) for k in kinds[1:])]
+    centers, scales = zip(*(_center_scale(stack, config.loss_input) for stack in stacks))
+    return replace(config, loss_dim=int(stacks[0].shape[1]), feature_kinds=tuple(kinds),
+                   feature_center=tuple(centers), feature_scale=tuple(scales))
+
+
+def _center_scale(stacked: np.ndarray, loss_input: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if loss_input == "sample":
         center, scale = np.array([np.nanmean(stacked)]), np.array([np.nanstd(stacked)])
     else:
         center, scale = np.nanmean(stacked, axis=0), np.nanstd(stacked, axis=0)
     scale = np.maximum(np.nan_to_num(scale, nan=1.0), SCALE_FLOOR)
     center = np.nan_to_num(center, nan=0.0)
-    return replace(config, loss_dim=int(stacked.shape[1]), feature_center=tuple(float(c) for c in center),
-                   feature_scale=tuple(float(v) for v in scale))
+    return tuple(float(c) for c in center), tuple(float(v) for v in scale)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -309,9 +333,10 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
 # Inference
 
 
-def inference_spec(context: Series, query: Query, config: NeuNeuConfig, traj_index: int = 0) -> tuple[Trajectory,
-                                                                                                       SampleSpec]:
-    """The trajectory and sample for predicting ``query`` from all of ``context`` (thinned to max_context)."""
+def inference_spec(context: Series, query: Query, config: NeuNeuConfig,
+                   traj_index: int = 0) -> tuple[Trajectory, SampleSpec]:
+    """The trajectory and sample for predicting ``query`` from all of ``context`` (thinned to max_context); the
+    trajectory's ``fills`` also count what the query's features needed."""
     traj = prepare(context, config)
     steps = np.asarray(query.steps, dtype=np.float64)
     context_end = float(traj.steps[-1])
@@ -326,7 +351,9 @@ def inference_spec(context: Series, query: Query, config: NeuNeuConfig, traj_ind
             raise NeuNeuInputError(f"missing query losses: a loss_given model needs query.losses"
                                    f"[{config.loss_input!r}] ({_where(context)})")
         raw = np.asarray(query.losses[config.loss_input], dtype=np.float64).reshape(len(steps), -1)
-        features = standardise(raw, config)
+        query_fills = Counter()
+        features = standardise(raw, config, loss_kind(context), query_fills)
+        traj.fills["nan_loss_feature"] += query_fills["nan_loss_feature"]
     spec = SampleSpec(traj_index, thin_context(np.arange(len(traj)), config.max_context), target_axis, features)
     return traj, spec
 
@@ -344,14 +371,16 @@ def _query_axis(traj: Trajectory, query: Query, config: NeuNeuConfig) -> np.ndar
     return np.log(compute)
 
 
-def inference_batch(pairs: Iterable[tuple[Series, Query]], config: NeuNeuConfig) -> NeuNeuInputs:
-    """One padded batch answering every (context, query) pair: B = number of pairs, T = their most targets."""
-    trajs, specs = [], []
+def inference_batch(pairs: Iterable[tuple[Series, Query]], config: NeuNeuConfig) -> tuple[NeuNeuInputs, Counter]:
+    """One padded batch answering every (context, query) pair (B = number of pairs, T = their most targets), and
+    the count of every value preparation had to fill in (see :func:`standardise`)."""
+    trajs, specs, fills = [], [], Counter()
     for i, (context, query) in enumerate(pairs):
         traj, spec = inference_spec(context, query, config, traj_index=i)
         trajs.append(traj)
         specs.append(spec)
-    return collate(trajs, specs, config)[0]
+        fills.update(traj.fills or {})
+    return collate(trajs, specs, config)[0], fills
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -380,7 +409,7 @@ def synthetic_series(n_runs: int = 4, n_tasks: int = 3, n_points: int = 24, *, s
             mid = np.log(tokens[n_points // 2]) - 0.3 * r + 0.2 * k
             acc = chance + (ceiling - chance) / (1 + np.exp(-2.0 * (np.log(tokens) - mid)))
             acc = np.clip(acc + rng.normal(0, 0.01, n_points), 0.0, 1.0)
-            meta = {"family": "synthetic", "size_params": size * 1e6, "source": "synthetic"}
+            meta = {"family": "synthetic", "size_params": size * 1e6, "source": "synthetic", "loss_kind": "synthetic"}
             out.append(Series(f"run{r}", f"task{k}", steps, tokens, flops, acc, losses, meta))
     return out
 

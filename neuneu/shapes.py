@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuneu.series import Series
+from neuneu.contract import Series
 
 SHAPES = ("steady", "plateau", "emergent", "non-monotone", "inverse", "flat")
 

@@ -1,5 +1,6 @@
-"""Training NeuNeu (paper-spec §5, with the fixes of §9.12 and §9.20), and the :class:`NeuNeuForecaster` that wraps
-a trained model behind the common Forecaster protocol.
+"""The training loop of NeuNeu (paper-spec §5, with the fixes of §9.12 and §9.20) and the files it writes.
+
+The forecaster that wraps a trained model behind the common protocol lives in :mod:`neuneu.forecaster`.
 
 * Loss: pinball loss averaged over quantiles and targets.
 * Optimiser: AdamW; weight decay only on matrices (not on LayerNorm/GroupNorm weights, biases, BOS or the other
@@ -7,47 +8,58 @@ a trained model behind the common Forecaster protocol.
   pure function of the step, so resuming needs no scheduler object. Gradient-norm clipping.
 * Samples: drawn afresh for every batch from ``numpy.random.default_rng((seed, epoch, batch))``, so an epoch is a
   fixed, seed-determined set that a resumed run regenerates exactly (see :mod:`neuneu.samples`).
-* Validation: whole *runs* are held out (the paper split random samples, which leaks neighbouring windows of the
-  same run, §9.12); the validation samples follow the evaluation protocol (context ratio 0.2, every later
-  checkpoint a target), each trajectory weighted equally. The best model by validation pinball loss is kept.
-* Files in ``out_dir``: ``model.safetensors`` + ``config.json`` (best model; :meth:`NeuNeuForecaster.load` reads
-  them), ``checkpoint/`` (last state: weights, AdamW moments, RNG, step/epoch/batch, best-so-far; ``resume=True``
-  continues from it bit for bit) and ``history.json``.
+* Validation: whole replica groups of runs are held out (the paper split random samples, which leaks
+  neighbouring windows of the same run, §9.12) — a split's own validation side (:mod:`neuneu.splits`) when
+  given; the validation samples follow the evaluation protocol (context ratio 0.2, every later checkpoint a
+  target), each trajectory weighted equally. The best model by validation pinball loss is kept.
+* Files in ``out_dir``: ``model.safetensors`` + ``config.json`` (best model, with the sha256 of the weights file,
+  checked at load, and whatever record the caller adds, e.g. what the model was trained on), ``checkpoint/``
+  (last state: weights, AdamW moments, RNG, step/epoch/batch, best-so-far; ``resume=True`` continues from it bit
+  for bit) and ``history.json``.
 * One seed makes CPU runs bitwise repeatable (at a fixed thread count); on CUDA the forward runs under bf16
   autocast.
 """
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import json
 import math
-import os
 import time
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from neuneu.model import NeuNeu, NeuNeuConfig
-from neuneu.model import config_for as model_config_for
-from neuneu.profiles import check_profile, show_progress
-from neuneu.samples import (SampleSpec, Trajectory, anchored_specs, collate, draw_training_sample,
-                            inference_batch, prepare_all, trainable, with_feature_stats)
-from neuneu.series import Prediction, Query, Series
+from neuneu import atomic, profiles
+from neuneu.contract import Series
+from neuneu.model import ConfigError, NeuNeu, NeuNeuConfig
+from neuneu.profiles import show_progress
+from neuneu.samples import (SampleSpec, Trajectory, anchored_specs, collate, draw_training_sample, prepare_all,
+                            trainable, with_feature_stats)
+from neuneu.splits import validation_by_run
 
 FORMAT = "neuneu-model"
 FORMAT_VERSION = 1
-STAT_FIELDS = ("loss_dim", "feature_center", "feature_scale")  # filled from data, so resume may not compare them
+# filled from data, so resume may not compare them
+STAT_FIELDS = ("loss_dim", "feature_kinds", "feature_center", "feature_scale", "tasks")
+WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 
 
 class TrainError(RuntimeError):
     """Training cannot start or continue (no usable data, mismatched resume, unreadable checkpoint)."""
+
+
+class WeightsError(TrainError):
+    """A weights folder that cannot be trusted: a file missing or truncated, or weights whose sha256 differs from
+    the one recorded when they were written."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,7 @@ class TrainConfig:
     max_horizon: int | None = None  # checkpoints ahead; None = to the end of the trajectory (covers evaluation)
     max_context_fraction: float = 1.0  # latest context end, as a fraction of the trajectory
     task_drop_prob: float = 0.2  # share of samples whose task is hidden (models with task identity only)
-    val_fraction: float = 0.1  # fraction of runs held out
+    val_fraction: float = 0.2  # share of replica groups held out when no validation series are given
     val_context_ratio: float = 0.2
     max_val_trajectories: int = 512
     eval_every: int = 0  # optimiser steps between validations; 0 = at the end of every epoch only
@@ -98,21 +110,9 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-PROFILES: dict[str, TrainConfig] = {
-    "smoke": TrainConfig(epochs=2, samples_per_epoch=256, batch_size=64, targets_per_context=2, lr=2e-3,
-                         max_val_trajectories=32, num_threads=1),  # a toy model gains nothing from threads
-    # 1,500 steps of 64 contexts × 8 targets: ~110 s on one thread for the cpu model (3,000 steps gained nothing
-    # on held-out sizes: the limit there is extrapolation, not optimisation)
-    "cpu": TrainConfig(epochs=6, samples_per_epoch=16_000, batch_size=64, targets_per_context=8, lr=1e-3,
-                       max_context_fraction=0.6, max_val_trajectories=256, num_threads=1),
-    "full": TrainConfig(epochs=3, samples_per_epoch=1_000_000, batch_size=256, targets_per_context=8, lr=6e-4,
-                        eval_every=1000, max_val_trajectories=4096),
-}
-
-
 def config_for(profile: str) -> TrainConfig:
-    """Training settings for a run profile."""
-    return PROFILES[check_profile(profile)]
+    """Training settings of a run profile (:data:`neuneu.profiles.PROFILES`)."""
+    return TrainConfig(**profiles.profile(profile).train)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -155,14 +155,6 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
-def split_by_run(series: Sequence[Series], val_fraction: float, seed: int) -> tuple[list[Series], list[Series]]:
-    """Hold out ``val_fraction`` of the runs (at least one when there are two or more runs), chosen by ``seed``."""
-    runs = sorted({s.run for s in series})
-    n_val = 0 if len(runs) < 2 or val_fraction <= 0 else min(len(runs) - 1, max(1, round(val_fraction * len(runs))))
-    held_out = set(np.random.default_rng([seed, 7]).permutation(runs)[:n_val].tolist())
-    return [s for s in series if s.run not in held_out], [s for s in series if s.run in held_out]
-
-
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
     """Use ``n`` torch CPU threads inside the block, then restore the previous count (None: change nothing)."""
@@ -186,35 +178,68 @@ def pick_device(name: str | None) -> torch.device:
 # Files
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
+    host = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic.atomic_write(path, lambda tmp: save_file(host, str(tmp), metadata=metadata))
 
 
-def _atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str] | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_model(model: NeuNeu, directory: Path, extra: dict[str, Any] | None = None) -> None:
-    """Write ``model.safetensors`` and ``config.json`` (model config incl. feature statistics) into ``directory``."""
+    """Write ``model.safetensors`` and ``config.json`` (model config incl. feature statistics, the weights file's
+    sha256, and ``extra``) into ``directory``, each atomically; the config last, so it never names other weights."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    _atomic_save_tensors(model.state_dict(), directory / "model.safetensors")
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": model.config.to_dict(), **(extra or {})}
-    _atomic_write_bytes(directory / "config.json", json.dumps(meta, indent=2).encode())
+    _save_tensors(model.state_dict(), directory / WEIGHTS_FILE)
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "model": model.config.to_dict(),
+            "weights_sha256": sha256_of(directory / WEIGHTS_FILE), **(extra or {})}
+    atomic.write_json(directory / CONFIG_FILE, meta, sort_keys=False)
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """``config.json`` of a weights folder, or a :class:`WeightsError` naming the file."""
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise WeightsError(f"{path} is missing: not a NeuNeu weights folder (train one with `neuneu train`)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{path} is not valid JSON (truncated or damaged): {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise WeightsError(f"{path} is not a NeuNeu model file (format "
+                           f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+    return meta
 
 
 def load_model(directory: Path, device: torch.device | str = "cpu") -> tuple[NeuNeu, dict[str, Any]]:
-    """Rebuild the model saved by :func:`save_model`; returns it (eval mode) and the whole config.json dict."""
+    """Rebuild the model saved by :func:`save_model`; returns it (eval mode) and the whole config.json dict.
+
+    The weights file must match the sha256 recorded in config.json: a flipped bit would otherwise load silently
+    and change every forecast.
+    """
     directory = Path(directory)
-    meta = json.loads((directory / "config.json").read_text())
-    if meta.get("format") != FORMAT:
-        raise TrainError(f"{directory / 'config.json'} is not a NeuNeu model file (format {meta.get('format')!r})")
-    model = NeuNeu(NeuNeuConfig.from_dict(meta["model"]))
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
+    meta = read_config(directory)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise WeightsError(f"{weights} is missing")
+    recorded = meta.get("weights_sha256")
+    if recorded is None:
+        raise WeightsError(f"{directory / CONFIG_FILE} records no weights_sha256, so {weights} cannot be verified")
+    if sha256_of(weights) != recorded:
+        raise WeightsError(f"{weights} does not match the sha256 recorded in {directory / CONFIG_FILE} "
+                           f"(damaged or replaced); retrain or restore it")
+    try:
+        config = NeuNeuConfig.from_dict(meta["model"])
+        model = NeuNeu(config)
+        model.load_state_dict(load_file(str(weights)))
+    except (SafetensorError, ConfigError, KeyError, RuntimeError) as exc:
+        raise WeightsError(f"{directory}: cannot rebuild the model: {exc}") from None
     return model.to(device).eval(), meta
 
 
@@ -236,16 +261,15 @@ def save_checkpoint(directory: Path, model: NeuNeu, optimizer: torch.optim.Optim
                     train_config: TrainConfig) -> None:
     """Write ``checkpoint/state.safetensors`` (weights, AdamW moments, torch RNG) and ``checkpoint/state.json``."""
     ckpt = Path(directory) / "checkpoint"
-    ckpt.mkdir(parents=True, exist_ok=True)
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     optim = optimizer.state_dict()
     for index, slots in optim["state"].items():
         tensors.update({f"optim.{index}.{name}": value for name, value in slots.items()})
     tensors["rng.torch"] = torch.get_rng_state()
-    _atomic_save_tensors(tensors, ckpt / "state.safetensors", metadata={"step": str(state.step)})
+    _save_tensors(tensors, ckpt / "state.safetensors", metadata={"step": str(state.step)})
     meta = {"state": asdict(state), "param_groups": optim["param_groups"], "train": train_config.to_dict(),
             "model": model.config.to_dict()}
-    _atomic_write_bytes(ckpt / "state.json", json.dumps(meta).encode())
+    atomic.write_json(ckpt / "state.json", meta, indent=None, sort_keys=False)
 
 
 def load_checkpoint(directory: Path, model: NeuNeu, optimizer: torch.optim.Optimizer) -> TrainState:
@@ -297,6 +321,7 @@ class TrainResult:
     val_runs: list[str]
     seconds: float
     finished: bool  # False when stopped early by ``stop_after_steps``
+    fills: dict[str, int] = field(default_factory=dict)  # values the input preparation filled in (never silent)
 
 
 @dataclass
@@ -314,6 +339,7 @@ class _Run:
     out_dir: Path | None
     state: TrainState
     best_weights: dict[str, torch.Tensor] | None = None
+    record: dict[str, Any] = field(default_factory=dict)  # written into every saved config.json
 
 
 def _autocast(device: torch.device) -> torch.autocast:
@@ -372,8 +398,8 @@ def _validate_and_keep_best(run: _Run) -> None:
         state.best_val, state.best_step = val, state.step
         run.best_weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
         if run.out_dir is not None:
-            save_model(run.model, run.out_dir, {"train": run.config.to_dict(), "best_step": state.step,
-                                                "val_loss": val})
+            save_model(run.model, run.out_dir, {**run.record, "train": run.config.to_dict(),
+                                                "best_step": state.step, "val_loss": val})
     if run.out_dir is not None:
         save_checkpoint(run.out_dir, run.model, run.optimizer, state, run.config)
 
@@ -408,10 +434,12 @@ def _loop(run: _Run, stop_after_steps: int | None) -> bool:
 
 def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: TrainConfig, *,
           val_series: Sequence[Series] | None = None, out_dir: Path | str | None = None, resume: bool = False,
-          stop_after_steps: int | None = None) -> TrainResult:
+          stop_after_steps: int | None = None, record: dict[str, Any] | None = None) -> TrainResult:
     """Train NeuNeu on ``series`` and return the best model by validation loss.
 
-    Validation uses ``val_series`` when given, else ``train_config.val_fraction`` of the runs of ``series``.
+    Validation uses ``val_series`` when given, else ``train_config.val_fraction`` of the replica groups of
+    ``series`` (:func:`neuneu.splits.validation_by_run`). ``record`` (e.g. what the model was trained on) is
+    written into every config.json the run saves.
     With ``resume=True`` and a checkpoint in ``out_dir``, training continues from it and ends exactly where an
     uninterrupted run would. ``stop_after_steps`` ends early after that many optimiser steps (a checkpoint is
     written), e.g. to split a long run.
@@ -421,22 +449,26 @@ def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: Tr
     if resume and out is None:
         raise TrainError("resume=True needs out_dir (the directory of the interrupted run)")
     train_series, held_out = (list(series), list(val_series)) if val_series is not None else \
-        split_by_run(series, train_config.val_fraction, train_config.seed)
+        validation_by_run(series, fraction=train_config.val_fraction, seed=train_config.seed)
     with torch_threads(train_config.num_threads):
         run = _setup(train_series, held_out, model_config, train_config, out, resume)
+        run.record = dict(record or {})
         finished = _loop(run, stop_after_steps)
     if finished and (run.best_weights is None or not run.val_specs):
         run.best_weights = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
         if out is not None:
-            save_model(run.model, out, {"train": train_config.to_dict(), "best_step": run.state.step})
+            save_model(run.model, out, {**run.record, "train": train_config.to_dict(), "best_step": run.state.step})
     model = run.model
     if finished:
         model.load_state_dict(run.best_weights)
     if out is not None:
-        _atomic_write_bytes(out / "history.json", json.dumps(run.state.history, indent=1).encode())
+        atomic.write_json(out / "history.json", run.state.history, indent=1, sort_keys=False)
+    fills = Counter()
+    for traj in [*run.trajs, *run.val_trajs]:
+        fills.update(traj.fills or {})
     return TrainResult(model.eval(), model.config, train_config, run.state.history, run.state.best_step,
                        run.state.best_val, sorted({s.run for s in train_series}), sorted({s.run for s in held_out}),
-                       time.perf_counter() - started, finished)
+                       time.perf_counter() - started, finished, {k: v for k, v in fills.items() if v})
 
 
 def _setup(train_series: list[Series], held_out: list[Series], model_config: NeuNeuConfig,
@@ -465,177 +497,3 @@ def _setup(train_series: list[Series], held_out: list[Series], model_config: Neu
         if (out / "model.safetensors").exists() and run.state.best_step >= 0:
             run.best_weights = {k: v.to(device) for k, v in load_file(str(out / "model.safetensors")).items()}
     return run
-
-
-# --------------------------------------------------------------------------------------------------------------
-# The Forecaster
-
-
-class NeuNeuForecaster:
-    """NeuNeu behind the Forecaster protocol: ``fit`` trains, ``predict`` answers all targets of one trajectory in
-    one forward pass, ``predict_many`` batches many trajectories.
-
-    ``setting`` is "both" without loss input (it reads no losses at all), "forecast" when it reads losses up to the
-    context end, and "loss_given" when it also reads the targets' losses.
-    """
-
-    def __init__(self, model_config: NeuNeuConfig | None = None, train_config: TrainConfig | None = None, *,
-                 profile: str = "cpu", out_dir: Path | str | None = None, name: str | None = None,
-                 val_series: Sequence[Series] | None = None, batch_trajectories: int = 64) -> None:
-        self.model_config = model_config or model_config_for(profile)
-        self.train_config = train_config or config_for(profile)
-        self.out_dir, self.val_series, self.batch_trajectories = out_dir, val_series, batch_trajectories
-        self._name = name
-        self.model: NeuNeu | None = None
-        self.result: TrainResult | None = None
-        self.interval_scale: tuple[float, float] = (1.0, 1.0)  # (q25–q75, q10–q90) widening; see calibrate()
-
-    @property
-    def name(self) -> str:
-        """e.g. "neuneu-none", "neuneu-hist", "neuneu-hist-given" (DiffHist), "neuneu-mean-index"."""
-        if self._name:
-            return self._name
-        cfg = self.model.config if self.model is not None else self.model_config
-        suffix = ("-given" if cfg.setting == "loss_given" else "") + ("-index" if cfg.time_axis == "index" else "")
-        return f"neuneu-{cfg.loss_input}{suffix}"
-
-    @property
-    def setting(self) -> str:
-        """Which information setting this forecaster is valid in."""
-        cfg = self.model.config if self.model is not None else self.model_config
-        return "both" if not cfg.uses_losses else cfg.setting
-
-    def fit(self, train: Sequence[Series]) -> NeuNeuForecaster:
-        """Train on ``train`` (validation on held-out runs of it, or on ``val_series``)."""
-        self.result = train_model(train, self.model_config, self.train_config, val_series=self.val_series,
-                                  out_dir=self.out_dir)
-        self.model = self.result.model
-        val_runs = set(self.result.val_runs)
-        held_out = self.val_series if self.val_series is not None else [s for s in train if s.run in val_runs]
-        self.calibrate(held_out)
-        if self.out_dir is not None:  # the best weights are already there; add the calibration to their config
-            self.save(self.out_dir)
-        return self
-
-    def calibrate(self, held_out: Sequence[Series], context_ratio: float = 0.2) -> tuple[float, float]:
-        """Split-conformal widening of the intervals on runs the model was not trained on.
-
-        Pinball training gives intervals that are too narrow out of distribution. On ``held_out`` (the validation
-        runs, never the test split) we run the evaluation protocol and find, for the q25–q75 and the q10–q90
-        interval, the smallest factor by which the distance of each quantile from the median must be multiplied
-        so that 50% / 80% of the truths fall inside. The factors are stored with the weights and applied at
-        prediction; the median is untouched. Returns the two factors.
-        """
-        from neuneu.evaluate import context_end_index, cut_context, make_query
-
-        self.interval_scale = (1.0, 1.0)
-        setting = self._require_model().config.setting
-        pairs, truths = [], []
-        for s in held_out:
-            end = context_end_index(len(s), context_ratio)
-            if end >= len(s) - 1:
-                continue
-            targets = np.arange(end + 1, len(s))
-            pairs.append((cut_context(s, end), make_query(s, targets, setting)))
-            truths.append(np.asarray(s.values[targets], dtype=float))
-        if not pairs:
-            return self.interval_scale
-        preds = self.predict_many(pairs)
-        q = np.concatenate([p.quantiles for p in preds])
-        y = np.concatenate(truths)
-        scales = []
-        for lo, hi, nominal in ((1, 3, 0.5), (0, 4, 0.8)):
-            below = y < q[:, 2]
-            spread = np.where(below, q[:, 2] - q[:, lo], q[:, hi] - q[:, 2])
-            need = np.abs(y - q[:, 2]) / np.maximum(spread, 1e-6)
-            scales.append(float(max(1.0, np.quantile(need, nominal, method="higher") * (1 + 1e-9))))
-        self.interval_scale = (scales[0], scales[1])
-        return self.interval_scale
-
-    def _widen(self, q: np.ndarray) -> np.ndarray:
-        """Apply :attr:`interval_scale` around the median (column 2), keeping the quantiles ordered."""
-        inner, outer = self.interval_scale
-        if inner == 1.0 and outer == 1.0:
-            return q
-        m = q[:, 2:3]
-        out = q.copy()
-        out[:, [1, 3]] = m + inner * (q[:, [1, 3]] - m)
-        out[:, [0, 4]] = m + outer * (q[:, [0, 4]] - m)
-        out[:, 0] = np.minimum(out[:, 0], out[:, 1])
-        out[:, 4] = np.maximum(out[:, 4], out[:, 3])
-        return np.clip(out, 0.0, 1.0)
-
-    def predict(self, context: Series, query: Query) -> Prediction:
-        """Quantiles (n_targets, 5) and median for ``query`` given the observed ``context``."""
-        return self.predict_many([(context, query)])[0]
-
-    @torch.no_grad()
-    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
-        """Predictions for many (context, query) pairs, ``batch_trajectories`` per forward pass, clipped to [0, 1]."""
-        model = self._require_model().eval()
-        pairs = list(pairs)
-        device = next(model.parameters()).device
-        mid = model.config.quantiles.index(0.5)
-        out: list[Prediction] = []
-        for start in range(0, len(pairs), self.batch_trajectories):
-            chunk = pairs[start : start + self.batch_trajectories]
-            quantiles = model(inference_batch(chunk, model.config).to(device)).float().clamp(0.0, 1.0).cpu().numpy()
-            for row, (_, query) in enumerate(chunk):
-                q = self._widen(quantiles[row, : len(query)].astype(np.float64))
-                out.append(Prediction(median=q[:, mid].copy(), quantiles=q))
-        return out
-
-    def save(self, directory: Path | str) -> None:
-        """Write the trained model as safetensors + JSON config."""
-        save_model(self._require_model(), Path(directory), {"train": self.train_config.to_dict(), "name": self.name,
-                                                            "interval_scale": list(self.interval_scale)})
-
-    @classmethod
-    def load(cls, directory: Path | str, device: str = "cpu") -> NeuNeuForecaster:
-        """A forecaster ready to predict from a directory written by :meth:`save` or by training."""
-        model, meta = load_model(Path(directory), device)
-        train_config = TrainConfig.from_dict(meta["train"]) if "train" in meta else None
-        forecaster = cls(model.config, train_config, name=meta.get("name"))
-        forecaster.model = model
-        forecaster.interval_scale = tuple(meta.get("interval_scale", (1.0, 1.0)))
-        return forecaster
-
-    def _require_model(self) -> NeuNeu:
-        if self.model is None:
-            raise TrainError(f"{self.name} has no model: call fit() or load() first")
-        return self.model
-
-
-train_model = train  # an alias, so code with a parameter called ``train`` (the Forecaster protocol) can still call it
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Command line
-
-
-def register_cli(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``train``: ``python -m neuneu train --profile cpu --out DIR [--loss-input mean] …``."""
-    p = subparsers.add_parser("train", help="train NeuNeu on the public corpus")
-    p.add_argument("--profile", default="cpu", help="smoke | cpu | full")
-    p.add_argument("--out", required=True, type=Path, help="output directory (weights, config, checkpoint)")
-    p.add_argument("--loss-input", default="none", help="none | mean | vector | hist | sample")
-    p.add_argument("--setting", default="forecast", help="forecast | loss_given")
-    p.add_argument("--time-axis", default="tokens", help="tokens | flops | index")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cli_train)
-
-
-def _cli_train(args: argparse.Namespace) -> int:
-    from neuneu import trajectories  # lazy: the corpus loader is heavy and optional for the library
-
-    series = trajectories.to_series(trajectories.load_corpus())
-    model_config = replace(model_config_for(args.profile), loss_input=args.loss_input, setting=args.setting,
-                           time_axis=args.time_axis)
-    train_config = replace(config_for(args.profile), progress=not args.no_progress,
-                           **({} if args.seed is None else {"seed": args.seed}))
-    result = train(series, model_config, train_config, out_dir=args.out, resume=args.resume)
-    print(f"trained {len(result.train_runs)} runs ({len(series)} series) in {result.seconds:.0f} s; "
-          f"best val pinball {result.best_val_loss:.4f} at step {result.best_step}; wrote {args.out}")
-    return 0

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from neuneu.paths import CACHE_DIR, DATA_DIR
-from neuneu.series import Series
+from neuneu.contract import Series
 
 ACC_COLUMNS = [
     "source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier",
@@ -57,6 +57,8 @@ ACC_COLUMNS = [
 ]
 LOSS_COLUMNS = ["source", "family", "run", "step", "tokens", "flops", "loss_name", "value"]
 MIN_CHECKPOINTS = 5
+# What ``losses["mean"]`` measures, per loss table column: the loss kind NeuNeu standardises features by.
+LOSS_KINDS = {"mean": "olmo-domain-ce", "lambada_logppl": "lambada-logppl"}
 SCHEMA_VERSION = 1
 
 PYTHIA_PARAMS = {  # total parameters, Pythia paper (Biderman et al. 2023), Table 1
@@ -506,8 +508,8 @@ def to_series(corpus: Corpus, *, tasks: Sequence[str] | None = None, min_points:
               require_loss: bool = True) -> list[Series]:
     """One :class:`Series` per (run, task), with the run's losses at the same checkpoints.
 
-    ``losses["mean"]`` is the mean OLMo domain loss or the LAMBADA log-perplexity; ``losses["vector"]`` holds the
-    11 OLMo domain losses (OLMo only). With ``require_loss`` the checkpoints without a loss are dropped, so every
+    ``losses["mean"]`` is the mean OLMo domain loss or the LAMBADA log-perplexity (``meta["loss_kind"]`` says
+    which: "olmo-domain-ce" or "lambada-logppl"); ``losses["vector"]`` holds the 11 OLMo domain losses (OLMo only). With ``require_loss`` the checkpoints without a loss are dropped, so every
     method sees the same points in both information settings.
     """
     loss_tables = run_losses(corpus)
@@ -517,6 +519,7 @@ def to_series(corpus: Corpus, *, tasks: Sequence[str] | None = None, min_points:
         g = g.sort_values("step")
         table = loss_tables.get(run)
         losses: dict[str, np.ndarray] = {}
+        mean_name = None
         if table is not None:
             mean_name = "mean" if "mean" in table else "lambada_logppl"
             aligned = table.reindex(g["step"].to_numpy())
@@ -534,6 +537,7 @@ def to_series(corpus: Corpus, *, tasks: Sequence[str] | None = None, min_points:
         first = g.iloc[0]
         meta = {k: first[k] for k in ("source", "family", "size_params", "recipe", "seed", "compute_multiplier")}
         meta["metric"] = first["metric"]
+        meta["loss_kind"] = LOSS_KINDS.get(mean_name, mean_name) if table is not None else "none"
         out.append(Series(run=run, task=task, steps=g["step"].to_numpy(np.int64), tokens=g["tokens"].to_numpy(float),
                           flops=g["flops"].to_numpy(float), values=g["value"].to_numpy(float), losses=losses, meta=meta))
     return out

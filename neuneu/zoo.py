@@ -1,10 +1,15 @@
 """The trained NeuNeu models the book uses: what each is trained on, where its weights live, how to rebuild it.
 
-Every model is named by a :class:`ModelSpec` — the evaluation split whose *train* side it sees, the information
-setting and the loss input. Weights trained under the ``cpu`` profile are committed under ``data/weights/<name>/``
-(safetensors + JSON config + training history), so ``make book`` reads them instead of retraining; the notebooks
-retrain on request, and under ``smoke`` (CI) and ``full`` (GPU) they always train into ``_build/weights-<profile>``.
-``python -m neuneu.zoo`` (``make weights``) retrains every committed model.
+Every model is named by a :class:`ModelSpec` — the evaluation split whose *training* side it sees, the information
+setting, the loss input and the training seed. It trains on the split's fit side and stops early and calibrates its
+intervals on the split's validation side (:mod:`neuneu.splits`), so it never sees a test series; its weights folder
+records that (:class:`~neuneu.contract.TrainingRecord`), and loading refuses a folder whose record does not match
+the spec or the current training data (:class:`StaleWeightsError`).
+
+Weights trained under the ``cpu`` profile are committed under ``data/weights/<name>/`` (safetensors + JSON config +
+training history), so ``make book`` reads them instead of retraining; under ``smoke`` (CI) and ``full`` (GPU) they
+train into ``_build/weights-<profile>``. ``python -m neuneu.zoo`` (``make weights``) retrains every committed
+model; ``neuneu train`` trains one model on a split (or on every public series) into a folder of your choice.
 """
 
 from __future__ import annotations
@@ -13,15 +18,27 @@ import argparse
 import dataclasses
 import json
 import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from neuneu import atomic, profiles
+from neuneu.contract import Series, TrainingRecord
+from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast, NeuNeuForecaster
+from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES
+from neuneu.model import config_for as model_config_for
 from neuneu.paths import BUILD_DIR, DATA_DIR
-from neuneu.profiles import check_profile
-from neuneu.series import Series
+from neuneu.splits import MINILADDER_SPLITS, PUBLIC_SPLITS, Split, load_pool, make_split, pool_of, validation_by_run
+from neuneu.train import TrainError
+from neuneu.train import config_for as train_config_for
 
 WEIGHTS_DIR = DATA_DIR / "weights"
+
+
+class StaleWeightsError(TrainError):
+    """A weights folder trained on something other than what its spec names (another split, seed, or data)."""
 
 
 @dataclass(frozen=True)
@@ -34,31 +51,42 @@ class ModelSpec:
     time_axis: str = "tokens"
     budget: float = 1.0  # share of the profile's training samples (the small mini-ladder needs fewer)
     task_identity: bool = False  # a learned task embedding (beyond the paper; unseen tasks read "unknown")
+    seed: int = 0
 
     @property
     def name(self) -> str:
-        """Directory name, e.g. ``heldout-sizes__vector-loss_given`` or ``heldout-sizes__mean-forecast-task``."""
+        """Folder name, e.g. ``heldout-sizes__vector-loss_given__s0`` or ``heldout-sizes__mean-forecast-task__s1``."""
         axis = "" if self.time_axis == "tokens" else f"-{self.time_axis}"
-        return f"{self.split}__{self.loss_input}-{self.setting}{axis}{'-task' if self.task_identity else ''}"
+        return (f"{self.split}__{self.loss_input}-{self.setting}{axis}{'-task' if self.task_identity else ''}"
+                f"__s{self.seed}")
 
     @property
     def method(self) -> str:
-        """The method name in result tables, e.g. ``neuneu-mean-given`` or ``neuneu-mean-task``."""
+        """The method name in result tables (seeds share it), e.g. ``neuneu-mean-given`` or ``neuneu-mean-task``."""
         return (f"neuneu-{self.loss_input}" + ("-given" if self.setting == "loss_given" else "")
                 + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
                 + ("-task" if self.task_identity else ""))
 
+    @property
+    def has_own_weights(self) -> bool:
+        """False for the forecast "law" model, which reuses the loss_given model's weights."""
+        return not (self.loss_input == "law" and self.setting == "forecast")
 
-SPLITS = ("heldout-sizes", "heldout-multiplier", "unseen-family", "unseen-recipe", "heldout-tasks")
-#: The committed models: per split, one model for each information setting. The loss input is the per-checkpoint
-#: mean validation loss, the one loss every public suite has (OLMo: mean of 11 domains; Pythia, BigScience:
-#: LAMBADA log-perplexity).
-DEFAULT_SPECS: tuple[ModelSpec, ...] = tuple(
-    ModelSpec(split, setting, "mean") for split in SPLITS for setting in ("forecast", "loss_given")
-)
-#: Ablations on held-out sizes (chapter 8): no loss input; the paper's index gaps instead of log-compute; a task
-#: embedding (paper-spec §9.18); and NeuNeu reading the pooled paper law ("law", :mod:`neuneu.hybrid`; its
-#: forecast variant is the loss_given model fed extrapolated losses, so it has no weights of its own).
+
+def seeded(specs: Sequence[ModelSpec], seeds: Sequence[int]) -> tuple[ModelSpec, ...]:
+    """Every spec once per seed."""
+    return tuple(dataclasses.replace(s, seed=seed) for s in specs for seed in seeds)
+
+
+SPLITS = PUBLIC_SPLITS
+#: The headline models: per split, one model for each information setting, once per training seed of the profile.
+#: The loss input is the per-checkpoint mean validation loss, the one loss every public suite has (OLMo: mean of
+#: 11 domains; Pythia, BigScience: LAMBADA log-perplexity).
+BASE_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(split, setting, "mean") for split in SPLITS for setting in ("forecast", "loss_given"))
+#: Ablations on held-out sizes (chapter 8), one seed each: no loss input; the paper's index gaps instead of
+#: log-compute; a task embedding (paper-spec §9.18); NeuNeu reading the pooled paper law ("law"; its forecast
+#: variant is the loss_given model fed extrapolated losses, so it has no weights of its own).
 ABLATION_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("heldout-sizes", "forecast", "none"),
     ModelSpec("heldout-sizes", "forecast", "none", "index"),
@@ -67,17 +95,10 @@ ABLATION_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("heldout-sizes", "loss_given", "law"),
     ModelSpec("heldout-sizes", "forecast", "law"),
 )
-
-
-def has_own_weights(spec: ModelSpec) -> bool:
-    """False for the forecast "law" model, which reuses the loss_given model's weights."""
-    return not (spec.loss_input == "law" and spec.setting == "forecast")
-
-
 #: The paper's central ablation on the mini-ladder (chapter 8), on held-out sizes and on a held-out training
-#: recipe: which loss representation helps? Per-token losses exist only there. "hist" is the p-histogram at the context end (forecast) or its DiffHist to the target
-#: (loss_given); "sample" is the CNN over a fixed subsample of per-token losses.
-MINILADDER_SPLITS = ("miniladder-size", "miniladder-recipe")
+#: recipe: which loss representation helps? Per-token losses exist only there. "hist" is the p-histogram at the
+#: context end (forecast) or its DiffHist to the target (loss_given); "sample" is the CNN over a fixed subsample
+#: of per-token losses.
 MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
     spec for split in MINILADDER_SPLITS for spec in (
         ModelSpec(split, "forecast", "none", budget=0.25),
@@ -85,70 +106,84 @@ MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
           for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample"))))
 
 
+def default_specs(profile: str) -> tuple[ModelSpec, ...]:
+    """The headline models of ``profile``: :data:`BASE_SPECS` once per seed of the profile."""
+    return seeded(BASE_SPECS, profiles.profile(profile).seeds)
+
+
 def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path:
     """Where the model lives: ``root`` when given, else the committed weights (cpu profile) or a build folder."""
     if root is None:
-        root = WEIGHTS_DIR if check_profile(profile) == "cpu" else BUILD_DIR / f"weights-{profile}"
+        root = WEIGHTS_DIR if profiles.check_profile(profile) == "cpu" else BUILD_DIR / f"weights-{profile}"
     return Path(root) / spec.name
 
 
-def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None):
-    from neuneu.model import config_for as model_config_for
-    from neuneu.train import NeuNeuForecaster
-    from neuneu.train import config_for as train_config_for
-
+def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None) -> NeuNeuForecaster | LawNeuNeu:
     config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
                                  time_axis=spec.time_axis, task_identity=spec.task_identity)
-    train_config = train_config_for(profile)
+    train_config = dataclasses.replace(train_config_for(profile), seed=spec.seed)
     if spec.budget != 1.0:
         train_config = dataclasses.replace(
-            train_config, samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
-    forecaster = NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method)
-    if spec.loss_input == "law":
-        from neuneu.hybrid import LawNeuNeu
-
-        return LawNeuNeu(forecaster)
-    return forecaster
+            train_config,
+            samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
+    forecaster = NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method,
+                                  split=spec.split)
+    return LawNeuNeu(forecaster) if spec.loss_input == "law" else forecaster
 
 
-def train_spec(spec: ModelSpec, series: Sequence[Series], profile: str, out_dir: Path | None = None):
-    """Train the model ``spec`` names on the train side of its split; write it to ``out_dir`` when given."""
-    from neuneu.evaluate import make_split
-
-    train, _ = make_split(series, spec.split)
+def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None = None):
+    """Train the model ``spec`` names on ``split``'s fit side (validation side for early stopping and
+    calibration); write it to ``out_dir`` when given."""
     forecaster = _forecaster(spec, profile, out_dir)
-    forecaster.fit(train)
+    forecaster.fit(split.fit_side(), split.validation_series())
+    if spec.loss_input == "law":  # calibrate the forecast path too, so both live in one folder
+        LawNeuNeuForecast(forecaster).calibrate(split.validation_series())
     if out_dir is not None:
         forecaster.save(out_dir)
-        history = forecaster.result.history if forecaster.result is not None else []
-        (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1, default=float))
     return forecaster
+
+
+def check_record(model: NeuNeuForecaster, spec: ModelSpec, split: Split, folder: Path) -> None:
+    """Raise :class:`StaleWeightsError` unless the weights in ``folder`` were trained on exactly the training side
+    ``spec`` names, with its seed."""
+    record = model.trained_on
+    if record is None:
+        raise StaleWeightsError(f"{folder} records nothing about its training data; retrain it "
+                                f"(python -m neuneu.zoo --only {spec.name})")
+    expected = TrainingRecord.of(split.train, split=spec.split, profile=None, seed=spec.seed)
+    if (record.split, record.seed, record.fingerprint) != (spec.split, spec.seed, expected.fingerprint):
+        raise StaleWeightsError(
+            f"{folder} was trained on split {record.split!r} with seed {record.seed} (fingerprint "
+            f"{record.fingerprint[:12]}), but {spec.name} needs split {spec.split!r}, seed {spec.seed} "
+            f"(fingerprint {expected.fingerprint[:12]}); retrain it (python -m neuneu.zoo --only {spec.name})")
 
 
 def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False,
-           root: Path | None = None):
+           root: Path | None = None, split: Split | None = None):
     """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
     there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them."""
-    from neuneu.train import NeuNeuForecaster
-
-    if spec.loss_input == "law" and spec.setting == "forecast":  # the loss_given model, fed extrapolated losses
-        from neuneu.hybrid import LawNeuNeuForecast
-
-        given = obtain(dataclasses.replace(spec, setting="loss_given"), series, profile, retrain=retrain, root=root)
-        return LawNeuNeuForecast(given, name=spec.method)
+    split = split if split is not None else make_split(series, spec.split)
+    if not spec.has_own_weights:  # the loss_given law model, fed extrapolated losses
+        given = obtain(dataclasses.replace(spec, setting="loss_given"), series, profile, retrain=retrain, root=root,
+                       split=split)
+        forecast = LawNeuNeuForecast(given, name=spec.method)
+        if not forecast.calibrated:
+            forecast.calibrate(split.validation_series())
+        return forecast
     folder = weights_dir(spec, profile, root)
     if not retrain and (folder / "model.safetensors").is_file():
         loaded = NeuNeuForecaster.load(folder)
+        check_record(loaded, spec, split, folder)
         loaded._name = spec.method
-        if spec.loss_input == "law":  # the weights were trained with the law of the split's training series
-            from neuneu.evaluate import make_split
-            from neuneu.hybrid import LawNeuNeu
-
-            return LawNeuNeu(loaded).fit_law(make_split(series, spec.split)[0])
+        if spec.loss_input == "law":  # the weights were trained with the law of the split's fit side
+            return LawNeuNeu(loaded).fit_law(split.fit_side())
         return loaded
     if folder.exists():
         shutil.rmtree(folder)
-    return train_spec(spec, series, profile, folder)
+    model = train_spec(spec, split, profile, folder)
+    history = model.result.history if model.result is not None else []
+    atomic.write_json(folder / "history.json", history, indent=1, sort_keys=False)
+    return model
 
 
 def history(spec: ModelSpec, profile: str, root: Path | None = None) -> list[dict]:
@@ -157,22 +192,84 @@ def history(spec: ModelSpec, profile: str, root: Path | None = None) -> list[dic
     return json.loads(path.read_text()) if path.is_file() else []
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m neuneu.zoo [--profile cpu] [--only NAME…]``: (re)train the committed models."""
-    from neuneu.trajectories import load_corpus, to_series
+# --------------------------------------------------------------------------------------------- make weights
 
+
+def _retrain(job: tuple[list[ModelSpec], str, Path | None]) -> list[str]:
+    """Worker of :func:`retrain_all`: retrain ``specs`` (each pool loaded once per worker)."""
+    specs, profile, root = job
+    lines, pools = [], {}
+    for spec in specs:
+        pool = pool_of(spec.split)
+        if pool not in pools:
+            pools[pool] = load_pool(pool)
+        model = obtain(spec, pools[pool], profile, retrain=True, root=root)
+        result = model.result
+        lines.append(f"{spec.name}: best val pinball {result.best_val_loss:.5f} at step {result.best_step} "
+                     f"({result.seconds:.0f} s)")
+    return lines
+
+
+def retrain_all(specs: Sequence[ModelSpec], profile: str, *, jobs: int = 1, root: Path | None = None) -> list[str]:
+    """Retrain ``specs`` (those with weights of their own) in ``jobs`` processes; one line per model."""
+    todo = [s for s in specs if s.has_own_weights]
+    shards = [todo[i::jobs] for i in range(max(1, jobs))]
+    if jobs <= 1:
+        return _retrain((todo, profile, root))
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return [line for lines in pool.map(_retrain, [(s, profile, root) for s in shards if s]) for line in lines]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m neuneu.zoo [--profile cpu] [--only NAME…] [--jobs N]``: (re)train the committed models."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--only", nargs="*", default=None, help="model names (default: all)")
+    parser.add_argument("--only", nargs="*", default=None, help="model folder names (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     args = parser.parse_args(argv)
-    series = to_series(load_corpus())
-    specs = [s for s in DEFAULT_SPECS + ABLATION_SPECS
-             if has_own_weights(s) and (args.only is None or s.name in args.only)]
-    for spec in specs:
-        model = obtain(spec, series, args.profile, retrain=True)
-        result = model.result
-        print(f"{spec.name}: best val pinball {result.best_val_loss:.5f} at step {result.best_step} "
-              f"({result.seconds:.0f} s)")
+    specs = [s for s in default_specs(args.profile) + ABLATION_SPECS if args.only is None or s.name in args.only]
+    for line in retrain_all(specs, args.profile, jobs=args.jobs):
+        print(line)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- neuneu train
+
+
+def register_cli(sub: argparse._SubParsersAction) -> None:
+    """Add ``neuneu train`` (see ``--help``)."""
+    p = sub.add_parser("train", help="train one NeuNeu model on a split's training side (or on every series)")
+    p.add_argument("--split", default=None, choices=[*PUBLIC_SPLITS, *MINILADDER_SPLITS],
+                   help="train on this split's training side (default: every public series, a general model)")
+    p.add_argument("--profile", default="cpu", help="smoke | cpu | full")
+    p.add_argument("--out", required=True, type=Path, help="output directory (weights, config, checkpoint)")
+    p.add_argument("--loss-input", default="mean", choices=[x for x in LOSS_INPUTS if x != "law"])
+    p.add_argument("--setting", default="forecast", choices=list(SETTINGS))
+    p.add_argument("--time-axis", default="tokens", choices=list(TIME_AXES))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cli_train)
+
+
+def _cli_train(args: argparse.Namespace) -> int:
+    series = load_pool(pool_of(args.split) if args.split else "public")
+    model_config = dataclasses.replace(model_config_for(args.profile), loss_input=args.loss_input,
+                                       setting=args.setting, time_axis=args.time_axis)
+    train_config = dataclasses.replace(train_config_for(args.profile), seed=args.seed,
+                                       progress=not args.no_progress)
+    forecaster = NeuNeuForecaster(model_config, train_config, profile=args.profile, out_dir=args.out,
+                                  split=args.split)
+    if args.split:
+        split = make_split(series, args.split)
+        forecaster.fit(split.fit_side(), split.validation_series())
+        what = f"split {args.split!r}: {len(split.fit_side())} series, validation {len(split.validation_series())}"
+    else:
+        fit, validation = validation_by_run(series, seed=args.seed)
+        forecaster.fit(fit, validation)
+        what = f"every public series: {len(fit)}, validation {len(validation)}"
+    result = forecaster.result
+    print(f"trained on {what} in {result.seconds:.0f} s; best val pinball {result.best_val_loss:.4f} at step "
+          f"{result.best_step}; wrote {args.out}", file=sys.stdout)
     return 0
 
 

@@ -8,8 +8,6 @@ import pytest
 from neuneu.baselines import (
     ETS,
     BASELINE_CLASSES,
-    ForecastInputError,
-    Forecaster,
     LastValue,
     LinearLogCompute,
     PaperLogistic,
@@ -17,16 +15,12 @@ from neuneu.baselines import (
     RunLogistic,
     TwoStage,
     Baseline,
-    bounded_logistic_curve,
-    check_inputs,
     default_baselines,
-    fit_loss_logistic,
-    fit_saturating_power,
-    paper_logistic_curve,
     periods_ahead,
-    saturating_power_curve,
 )
-from neuneu.series import QUANTILES, Query, Series
+from neuneu.contract import QUANTILES, ForecastInputError, Forecaster, Query, Series, check_inputs
+from neuneu.curves import (bounded_logistic_curve, fit_loss_logistic, fit_saturating_power, paper_logistic_curve,
+                           saturating_power_curve)
 
 TRUE_LAW = (0.5, -8.0, 1.2, 0.25)  # a, k, L0, b of the paper's loss → accuracy law
 TRUE_LOSS_LAW = (2.0, -3.0, 0.3)  # loss = 2 + 3·(C/C0)^−0.3 as (limit, amp, alpha) of saturating_power_curve
@@ -234,5 +228,5 @@ def test_registry_names_and_protocol():
     assert set(BASELINE_CLASSES) == set(names)
     assert all(isinstance(m, Forecaster) for m in methods)
     assert {m.name for m in methods if "logistic" in m.name} == {"paper-logistic", "run-logistic"}
-    assert [m.setting for m in methods].count("loss_given") == 1
+    assert [m.capabilities.setting for m in methods].count("loss_given") == 1
     assert methods[3].mapping is methods[0]  # two-stage shares the paper law: fitted once

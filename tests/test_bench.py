@@ -1,34 +1,118 @@
-"""The benchmark's tables: who wins per split, and the loss-representation verdict, on hand-made summaries."""
+"""The benchmark runner and its tables: who wins per split, reuse of loss-free answers, the summary.json schema,
+the loss-representation verdict, and `neuneu evaluate` on every split it offers (refusing models that saw the
+test)."""
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pytest
 
-from neuneu import bench
+from neuneu import bench, cli
+from neuneu.baselines import LinearLogCompute, PaperLogistic
+from neuneu.contract import TrainedOnTestError
+from neuneu.forecaster import NeuNeuForecaster
+from neuneu.model import config_for as model_config_for
+from neuneu.splits import SPLITS, load_pool, make_split
+from neuneu.train import config_for as train_config_for
+from tests.test_evaluate import curve_series
 
 
-def summary(rows: list[tuple[str, str, str, float]]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["setting", "split", "method", "mae"])
+def summary(rows: list[tuple[str, str, str, str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["setting", "split", "method", "kind", "mae"])
+    return frame.assign(context_rule="index", mae_ratio=frame["mae"] / 0.5)
 
 
 def test_winners_names_the_best_of_each_side_and_the_relative_change() -> None:
     table = bench.winners(summary([
-        ("forecast", "a", "neuneu-mean", 2.0), ("forecast", "a", "neuneu-none", 3.0),
-        ("forecast", "a", "two-stage", 2.5), ("forecast", "a", "last-value", 4.0),
-        ("forecast", "b", "two-stage", 1.0)]))  # no NeuNeu row on b: nothing to compare
+        ("forecast", "a", "neuneu-mean", "neuneu", 2.0), ("forecast", "a", "neuneu-none", "neuneu", 3.0),
+        ("forecast", "a", "two-stage", "baseline", 2.5), ("forecast", "a", "last-value", "baseline", 4.0),
+        ("forecast", "a", "noise-floor", "reference", 0.5),  # not a forecaster: never "best"
+        ("forecast", "b", "two-stage", "baseline", 1.0)]))  # no NeuNeu row on b: nothing to compare
     assert table.to_dict("records") == [{
-        "setting": "forecast", "split": "a", "best": "neuneu-mean", "neuneu": "neuneu-mean", "neuneu_mae": 2.0,
-        "best_baseline": "two-stage", "baseline_mae": 2.5, "neuneu_vs_baseline_%": -20.0}]
+        "context_rule": "index", "setting": "forecast", "split": "a", "best": "neuneu-mean", "neuneu": "neuneu-mean",
+        "neuneu_mae": 2.0, "best_baseline": "two-stage", "baseline_mae": 2.5, "neuneu_vs_baseline_%": -20.0,
+        "neuneu_ratio": 4.0, "baseline_ratio": 5.0}]
 
 
 def test_loss_representation_verdict_compares_per_token_inputs_with_none_and_mean() -> None:
     table = bench.loss_representation_verdict(summary([
-        ("forecast", "s", "neuneu-none", 7.2), ("forecast", "s", "neuneu-mean", 7.3),
-        ("forecast", "s", "neuneu-hist", 7.4), ("forecast", "s", "neuneu-sample", 7.1),
-        ("loss_given", "s", "neuneu-none", 7.2), ("loss_given", "s", "neuneu-mean-given", 7.0),
-        ("loss_given", "s", "neuneu-hist-given", 7.5), ("loss_given", "s", "paper-logistic", 5.0)]))
+        ("forecast", "s", "neuneu-none", "neuneu", 7.2), ("forecast", "s", "neuneu-mean", "neuneu", 7.3),
+        ("forecast", "s", "neuneu-hist", "neuneu", 7.4), ("forecast", "s", "neuneu-sample", "neuneu", 7.1),
+        ("loss_given", "s", "neuneu-none", "neuneu", 7.2), ("loss_given", "s", "neuneu-mean-given", "neuneu", 7.0),
+        ("loss_given", "s", "neuneu-hist-given", "neuneu", 7.5),
+        ("loss_given", "s", "paper-logistic", "baseline", 5.0)]))
     assert table[["setting", "best_per_token", "best_none_or_mean", "per_token_wins"]].to_dict("records") == [
         {"setting": "forecast", "best_per_token": "neuneu-sample", "best_none_or_mean": "neuneu-none",
          "per_token_wins": True},
         {"setting": "loss_given", "best_per_token": "neuneu-hist-given", "best_none_or_mean": "neuneu-mean-given",
          "per_token_wins": False}]
+
+
+def ladder() -> list:
+    return [curve_series(f"s{i}", size=s, seed=i) for i, s in enumerate((1.9e8, 3.7e8, 7.6e8, 1e9, 3e9))]
+
+
+def test_run_benchmark_reuses_loss_free_answers_and_writes_the_schema(tmp_path: Path) -> None:
+    results = bench.run_benchmark([PaperLogistic(), LinearLogCompute()], ladder(), splits=["heldout-sizes"])
+    p = results.predictions
+    lin = {s: p[(p.method == "linear-logcompute") & (p.setting == s)].reset_index(drop=True)
+           for s in ("forecast", "loss_given")}
+    pd.testing.assert_frame_equal(lin["forecast"].drop(columns="setting"), lin["loss_given"].drop(columns="setting"))
+    assert set(p[p.setting == "forecast"].method) == {"linear-logcompute", "noise-floor"}
+    assert set(p.context_rule) == {"index", "compute"}
+    paths = bench.write_results(results, tmp_path)
+    data = json.loads(paths["summary.json"].read_text())
+    cell = data["results"]["index"]["loss_given"]["heldout-sizes"]
+    assert set(cell) == {"paper-logistic", "linear-logcompute", "noise-floor"}
+    assert set(cell["paper-logistic"]) == set(bench.JSON_METRICS) and cell["noise-floor"]["mae_ratio"] == 1.0
+    assert cell["linear-logcompute"]["mae_sd"] is None  # deterministic: no spread (NaN → null)
+    assert sorted(x.name for x in tmp_path.iterdir()) == sorted(paths[k].name for k in paths)  # no temp files
+
+
+def test_run_benchmark_refuses_a_model_trained_on_the_test(tmp_path: Path) -> None:
+    series = ladder()
+    model = NeuNeuForecaster(dataclasses.replace(model_config_for("smoke"), loss_input="mean"),
+                             dataclasses.replace(train_config_for("smoke"), progress=False))
+    model.fit(series[:3], series[3:4])  # validated on the 1B run, which heldout-sizes tests
+    with pytest.raises(TrainedOnTestError, match=r"^neuneu-mean \(seed 0\) was trained on 1 of the 2 test series "
+                                                 r"of split 'heldout-sizes' \(e\.g\. s3/hellaswag\)"):
+        bench.run_benchmark([], series, splits=["heldout-sizes"], trained={"heldout-sizes": [model]})
+
+
+def test_cli_registers_evaluate_and_train() -> None:
+    parser = cli.build_parser()
+    args = parser.parse_args(["evaluate", "--split", "heldout-sizes", "--split", "heldout-tasks", "--out", "x"])
+    assert args.split == ["heldout-sizes", "heldout-tasks"] and args.weights is None and args.mode == "anchored"
+    args = parser.parse_args(["train", "--split", "heldout-sizes", "--profile", "smoke", "--out", "w"])
+    assert (args.split, args.out, args.seed) == ("heldout-sizes", Path("w"), 0)
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_every_split_the_cli_offers_works(split: str, tmp_path: Path, capsys) -> None:
+    status = cli.main(["evaluate", "--split", split, "--methods", "last-value", "--context-rule", "index",
+                       "--setting", "forecast", "--out", str(tmp_path), "--no-progress"])
+    assert status == 0
+    data = json.loads((tmp_path / "summary.json").read_text())
+    rows = data["results"]["index"]["forecast"][split]
+    assert set(rows) == {"last-value", "noise-floor"} and rows["last-value"]["n_targets"] > 0
+
+
+def test_cli_evaluate_refuses_weights_trained_on_the_test_split(tmp_path: Path, capsys) -> None:
+    public = load_pool("public")
+    split = make_split(public, "heldout-sizes")
+    model = NeuNeuForecaster(dataclasses.replace(model_config_for("smoke"), loss_input="mean"),
+                             dataclasses.replace(train_config_for("smoke"), progress=False), out_dir=tmp_path / "w")
+    model.fit(split.test[:6], split.train[:6])  # what `neuneu train` without --split used to do: saw the test
+    status = cli.main(["evaluate", "--weights", str(tmp_path / "w"), "--split", "heldout-sizes", "--methods",
+                       "last-value", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith("neuneu evaluate: error: neuneu-mean (seed 0) was trained on ")
+    assert "train it with `neuneu train --split heldout-sizes`" in err
+    assert np.isfinite(len(split.test))

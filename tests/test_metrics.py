@@ -29,26 +29,30 @@ def test_pinball_loss_hand_example():
     assert metrics.pinball_loss([0.5], np.array([[0.4, 0.5, 0.6]]), (0.1, 0.5, 0.9)) == pytest.approx(0.02 / 3)
 
 
-def test_pairwise_order_accuracy_hand_example():
-    truth = [0.3, 0.5, 0.4, 0.5]
-    pred = [0.35, 0.45, 0.46, 0.6]
-    # pairs: (0,1) ✓, (0,2) ✓, (0,3) ✓, (1,2) ✗ (truth 1>2, pred 1<2), (1,3) truth tie → skipped, (2,3) ✓ → 4/5
-    acc, n_pairs = metrics.pairwise_order_accuracy(truth, pred)
-    assert (acc, n_pairs) == (pytest.approx(0.8), 5)
+def test_order_agreement_scores_sign_and_ties():
+    np.testing.assert_array_equal(metrics.order_agreement([0.1, -0.2, 0.3], [0.05, 0.1, 0.0]), [1.0, 0.0, 0.5])
+    with pytest.raises(MetricError, match=r"^true differences must be non-zero: a tied pair carries no order$"):
+        metrics.order_agreement([0.0], [0.1])
 
 
-def test_pairwise_order_accuracy_ties():
-    assert metrics.pairwise_order_accuracy([0.1, 0.2], [0.3, 0.3]) == (0.5, 1)  # predicted tie counts ½
-    acc, n = metrics.pairwise_order_accuracy([0.4, 0.4], [0.1, 0.2])  # only a true tie: nothing to score
-    assert np.isnan(acc) and n == 0
+def test_checkpoint_noise_sd_recovers_the_noise_and_ignores_a_smooth_trend():
+    rng = np.random.default_rng(0)
+    x = np.log(np.arange(1, 401) * 1e9)
+    trend = 0.3 + 0.2 * np.tanh(x - x.mean())
+    assert metrics.checkpoint_noise_sd(x, trend) == pytest.approx(0.0, abs=1e-4)
+    noisy = trend + rng.normal(0, 0.01, len(x))
+    assert metrics.checkpoint_noise_sd(x, noisy) == pytest.approx(0.01, rel=0.1)
+    assert np.isnan(metrics.checkpoint_noise_sd([1.0, 2.0], [0.1, 0.2]))
 
 
-def test_ranking_accuracy_averages_over_tasks():
-    groups = ["A"] * 4 + ["B"] * 2 + ["C"] * 2
-    truth = [0.3, 0.5, 0.4, 0.5] + [0.2, 0.4] + [0.6, 0.6]
-    pred = [0.35, 0.45, 0.46, 0.6] + [0.5, 0.1] + [0.1, 0.9]
-    # A: 0.8 (above); B: one pair, wrong → 0; C: truth tie → task left out. Mean over A, B = 0.4
-    assert metrics.ranking_accuracy(groups, truth, pred) == pytest.approx(0.4)
+def test_loo_smoother_never_reads_the_point_it_predicts():
+    x = np.arange(10.0)
+    y = 0.5 + 0.01 * x
+    np.testing.assert_allclose(metrics.loo_smoother(x, y), y, atol=1e-12)  # a line is predicted exactly
+    spiked = y.copy()
+    spiked[4] += 0.3
+    smooth = metrics.loo_smoother(x, spiked)
+    assert smooth[4] == pytest.approx(y[4], abs=1e-12)  # the spike is left out of its own prediction
 
 
 def test_cell_mean_weighs_cells_equally():

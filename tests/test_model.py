@@ -23,8 +23,8 @@ def tiny_config(**overrides) -> NeuNeuConfig:
     loss_input = overrides.get("loss_input", base.loss_input)
     width = {"none": 0, "mean": 1, "vector": 3, "hist": 8, "sample": 40, "law": 2}[loss_input]
     stats = 1 if loss_input == "sample" else width
-    return dataclasses.replace(base, loss_dim=width, feature_center=(0.0,) * stats, feature_scale=(1.0,) * stats,
-                               **overrides)
+    return dataclasses.replace(base, loss_dim=width, feature_kinds=("*",), feature_center=((0.0,) * stats,),
+                               feature_scale=((1.0,) * stats,), **overrides)
 
 
 def random_inputs(config: NeuNeuConfig, batch: int, n_ctx: int, n_tgt: int, seed: int = 0) -> NeuNeuInputs:

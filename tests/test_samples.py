@@ -11,7 +11,7 @@ from neuneu.model import NeuNeuConfig, config_for
 from neuneu.samples import (NeuNeuInputError, anchored_specs, collate, draw_training_sample, inference_batch,
                             inference_spec, prepare, prepare_all, synthetic_series, thin_context, trainable,
                             with_feature_stats)
-from neuneu.series import Query, Series, SeriesError
+from neuneu.contract import Query, Series, SeriesError
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,52 @@ def test_synthetic_series_have_every_loss_feature(series: list[Series]) -> None:
 
 def test_feature_stats_standardise_the_training_features(series: list[Series]) -> None:
     config = fitted(series, loss_input="vector")
-    assert config.loss_dim == 3 and len(config.feature_center) == 3
-    runs = {t.run: t.features for t in prepare_all(series, config)}  # one per run: features are per run
-    stacked = np.concatenate(list(runs.values()))
+    assert config.loss_dim == 3 and config.feature_kinds == ("*", "synthetic")
+    assert len(config.feature_center[0]) == 3
+    stacked = np.concatenate([t.features for t in prepare_all(series, config)])  # every series counts
     np.testing.assert_allclose(stacked.mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(stacked.std(axis=0), 1.0, atol=1e-4)
-    assert len(fitted(series, loss_input="sample").feature_center) == 1  # one scalar for per-token values
+    assert len(fitted(series, loss_input="sample").feature_center[0]) == 1  # one scalar for per-token values
+
+
+def _with_kind(s: Series, kind: str, shift: float = 0.0, task_scale: float = 1.0) -> Series:
+    losses = {**s.losses, "mean": s.losses["mean"] * task_scale + shift}
+    return dataclasses.replace(s, losses=losses, meta={**s.meta, "loss_kind": kind})
+
+
+def test_feature_stats_come_from_every_series_not_the_first_task_of_a_run(series: list[Series]) -> None:
+    # a task-specific feature (like the "law" accuracy): task0 barely moves, task1 moves a lot
+    varied = [_with_kind(s, "synthetic", task_scale=0.01 if s.task == "task0" else 1.0) for s in series]
+    config = fitted(varied, loss_input="mean")
+    pooled = np.concatenate([s.losses["mean"] for s in varied])
+    assert config.feature_center[1][0] == pytest.approx(pooled.mean())
+    assert config.feature_scale[1][0] == pytest.approx(pooled.std())
+
+
+def test_feature_stats_are_kept_per_loss_kind_and_unseen_kinds_use_the_pooled_ones(series: list[Series]) -> None:
+    mixed = [_with_kind(s, "ce" if s.run == "run0" else "logppl", shift=0.0 if s.run == "run0" else 10.0)
+             for s in series]
+    config = fitted(mixed, loss_input="mean")
+    assert config.feature_kinds == ("*", "ce", "logppl")
+    ce, logppl = (np.concatenate([s.losses["mean"] for s in mixed if s.meta["loss_kind"] == k]) for k in ("ce", "logppl"))
+    assert config.feature_center[1][0] == pytest.approx(ce.mean())
+    assert config.feature_center[2][0] == pytest.approx(logppl.mean())
+    traj = prepare(mixed[0], config)  # standardised with its own kind's statistics
+    assert abs(float(traj.features.mean())) < 3 and traj.fills["unseen_loss_kind"] == 0
+    unseen = prepare(_with_kind(series[0], "bits"), config)
+    assert unseen.fills["unseen_loss_kind"] == 1
+
+
+def test_nan_loss_features_are_filled_and_counted(series: list[Series]) -> None:
+    config = fitted(series, loss_input="mean")
+    loss = series[0].losses["mean"].copy()
+    loss[[2, 5]] = np.nan
+    traj = prepare(dataclasses.replace(series[0], losses={**series[0].losses, "mean": loss}), config)
+    assert traj.fills["nan_loss_feature"] == 2 and np.all(np.isfinite(traj.features))
+    context, query = cut(series[0], 9)
+    query = dataclasses.replace(query, losses={"mean": np.full(len(query), np.nan)})
+    _, fills = inference_batch([(context, query)], dataclasses.replace(config, setting="loss_given"))
+    assert fills["nan_loss_feature"] == len(query)
 
 
 def test_training_samples_cover_single_point_contexts_and_the_whole_horizon(series: list[Series]) -> None:
@@ -101,7 +141,7 @@ def test_anchored_specs_follow_the_evaluation_protocol(series: list[Series]) -> 
 def test_positions_are_log_compute_relative_to_the_context_end(series: list[Series]) -> None:
     config = fitted(series, time_axis="tokens")
     context, query = cut(series[0], 4)
-    inputs = inference_batch([(context, query)], config)
+    inputs, _ = inference_batch([(context, query)], config)
     expected_ctx = np.log(context.tokens / context.tokens[-1])
     np.testing.assert_allclose(inputs.ctx_pos[0].numpy(), expected_ctx, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(inputs.query_pos[0].numpy(), np.log(query.tokens / context.tokens[-1]), rtol=1e-6)
@@ -112,7 +152,7 @@ def test_positions_are_log_compute_relative_to_the_context_end(series: list[Seri
 def test_index_axis_gives_the_paper_gaps(series: list[Series]) -> None:
     config = fitted(series, time_axis="index")
     context, query = cut(series[0], 4)
-    inputs = inference_batch([(context, query)], config)
+    inputs, _ = inference_batch([(context, query)], config)
     np.testing.assert_array_equal(inputs.ctx_pos[0].numpy(), [1, 1, 1, 1, 0])
     np.testing.assert_array_equal(inputs.query_pos[0].numpy(), np.arange(1, 16))
 
@@ -120,8 +160,8 @@ def test_index_axis_gives_the_paper_gaps(series: list[Series]) -> None:
 def test_loss_given_query_carries_diffhist(series: list[Series]) -> None:
     config = fitted(series, loss_input="hist", setting="loss_given")
     context, query = cut(series[0], 4)
-    inputs = inference_batch([(context, query)], config)
-    expected = (query.losses["hist"] - context.losses["hist"][-1]) / np.asarray(config.feature_scale)
+    inputs, _ = inference_batch([(context, query)], config)
+    expected = (query.losses["hist"] - context.losses["hist"][-1]) / np.asarray(config.feature_stats("synthetic")[1])
     np.testing.assert_allclose(inputs.query_loss[0].numpy(), np.clip(expected, -10, 10), atol=1e-5)
     np.testing.assert_allclose(inputs.prompt_loss[0].numpy(), inputs.ctx_loss[0, -1].numpy())
 
@@ -132,14 +172,14 @@ def test_relative_losses_ignore_the_absolute_loss_level(series: list[Series]) ->
     shift = lambda losses: {k: v - 0.2 for k, v in losses.items()}  # noqa: E731  (a "bigger model": lower loss)
     lower = (dataclasses.replace(context, losses=shift(context.losses)),
              dataclasses.replace(query, losses=shift(query.losses)))
-    a, b = inference_batch([(context, query)], config), inference_batch([lower], config)
+    (a, _), (b, _) = inference_batch([(context, query)], config), inference_batch([lower], config)
     for name in ("prompt_loss", "ctx_loss", "query_loss"):
         np.testing.assert_allclose(getattr(a, name).numpy(), getattr(b, name).numpy(), atol=1e-5)
-    scale = config.feature_scale[0]
+    scale = config.feature_stats("synthetic")[1][0]
     mean = context.losses["mean"]
     np.testing.assert_allclose(a.ctx_loss[0, :, 0].numpy(), (mean - mean[-1]) / scale, atol=1e-5)
     np.testing.assert_allclose(a.prompt_loss[0, 0].item(), (mean[-1] - mean[0]) / scale, atol=1e-5)
-    absolute = inference_batch([(context, query)], dataclasses.replace(config, relative_losses=False))
+    absolute, _ = inference_batch([(context, query)], dataclasses.replace(config, relative_losses=False))
     assert not np.allclose(absolute.prompt_loss.numpy(), a.prompt_loss.numpy())
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from neuneu import plots, shapes
-from neuneu.series import Series
+from neuneu.contract import Series
 
 TOKENS = np.geomspace(1e8, 1e10, 40)
 

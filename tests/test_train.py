@@ -1,8 +1,7 @@
-"""Training: loss, schedule, optimiser groups, run split, bitwise repeatability, resume, save/load, Forecaster."""
+"""Training: loss, schedule, optimiser groups, bitwise repeatability, resume, weights files and their integrity."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -15,9 +14,9 @@ from safetensors.torch import load_file
 from neuneu.model import NeuNeu
 from neuneu.model import config_for as model_config_for
 from neuneu.samples import synthetic_series
-from neuneu.series import QUANTILES, Query, Series
-from neuneu.train import (NeuNeuForecaster, TrainConfig, TrainError, config_for, learning_rate, make_optimizer,
-                          pinball_loss, register_cli, split_by_run, train)
+from neuneu.contract import QUANTILES, Series
+from neuneu.train import (TrainConfig, TrainError, WeightsError, config_for, learning_rate, load_model,
+                          make_optimizer, pinball_loss, save_model, train)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -34,16 +33,6 @@ def smoke(**overrides) -> TrainConfig:
 
 def model_smoke(**overrides):
     return dataclasses.replace(model_config_for("smoke"), **overrides)
-
-
-def anchored_pairs(series: list[Series]) -> list[tuple[Series, Query]]:
-    pairs = []
-    for s in series:
-        c = int(len(s) * 0.2)
-        head = dataclasses.replace(s, steps=s.steps[: c + 1], tokens=s.tokens[: c + 1], flops=s.flops[: c + 1],
-                                   values=s.values[: c + 1], losses={k: v[: c + 1] for k, v in s.losses.items()})
-        pairs.append((head, Query(s.steps[c + 1 :], s.tokens[c + 1 :], s.flops[c + 1 :])))
-    return pairs
 
 
 def test_pinball_loss_values_and_padding() -> None:
@@ -73,13 +62,6 @@ def test_no_weight_decay_on_norms_biases_and_learned_vectors() -> None:
     for name in ("bos", "query_type", "final_norm.weight", "final_norm.bias", "head.bias", "blocks.0.attn.q.bias"):
         assert id(model.get_parameter(name)) in no_decay_ids, name
     assert id(model.get_parameter("blocks.0.attn.q.weight")) not in no_decay_ids
-
-
-def test_validation_split_is_by_run(series: list[Series]) -> None:
-    train_part, val_part = split_by_run(series, val_fraction=0.25, seed=0)
-    assert len({s.run for s in val_part}) == 1
-    assert not {s.run for s in train_part} & {s.run for s in val_part}
-    assert split_by_run(series, 0.25, seed=0) == (train_part, val_part)
 
 
 def test_training_is_bitwise_repeatable_on_cpu(series: list[Series]) -> None:
@@ -120,61 +102,43 @@ def test_resume_with_another_config_is_refused(series: list[Series], tmp_path: P
         train(series, model_smoke(), smoke(lr=1e-3), out_dir=tmp_path, resume=True)
 
 
-def test_forecaster_predicts_save_load_round_trip(series: list[Series], tmp_path: Path) -> None:
-    forecaster = NeuNeuForecaster(model_smoke(loss_input="vector"), smoke(), out_dir=tmp_path / "run").fit(series)
-    assert (forecaster.name, forecaster.setting) == ("neuneu-vector", "forecast")
-    pairs = anchored_pairs(series)
-    many = forecaster.predict_many(pairs)
-    one = forecaster.predict(*pairs[1])
-    assert many[1].quantiles.shape == (len(pairs[1][1]), 5)
-    np.testing.assert_allclose(one.quantiles, many[1].quantiles, atol=1e-6)
-    for p in many:
-        assert np.all(np.diff(p.quantiles, axis=1) >= 0) and np.all((p.quantiles >= 0) & (p.quantiles <= 1))
-        np.testing.assert_array_equal(p.median, p.quantiles[:, 2])
-    forecaster.save(tmp_path / "saved")
-    for directory in ("saved", "run"):  # an explicit save, and the best model written by training
-        loaded = NeuNeuForecaster.load(tmp_path / directory)
-        assert loaded.model.config == forecaster.model.config and loaded.name == "neuneu-vector"
-        for a, b in zip(loaded.predict_many(pairs), many):
-            np.testing.assert_array_equal(a.quantiles, b.quantiles)
+def test_training_records_the_caller_record_and_fills(series: list[Series], tmp_path: Path) -> None:
+    result = train(series, model_smoke(loss_input="mean"), smoke(), out_dir=tmp_path, record={"trained_on": "x"})
+    meta = json.loads((tmp_path / "config.json").read_text())
+    assert meta["trained_on"] == "x" and meta["weights_sha256"] and result.fills == {}
 
 
-def test_forecaster_names_settings_and_errors() -> None:
-    assert NeuNeuForecaster(model_smoke()).setting == "both"
-    given = NeuNeuForecaster(model_smoke(loss_input="hist", setting="loss_given"))
-    assert (given.name, given.setting) == ("neuneu-hist-given", "loss_given")
-    assert NeuNeuForecaster(model_smoke(time_axis="index")).name == "neuneu-none-index"
-    with pytest.raises(TrainError, match=r"^neuneu-none has no model: call fit\(\) or load\(\) first$"):
-        NeuNeuForecaster(model_smoke()).predict_many([])
+@pytest.fixture
+def saved(series: list[Series], tmp_path: Path) -> Path:
+    result = train(series, model_smoke(loss_input="mean"), smoke(epochs=1))
+    save_model(result.model, tmp_path)
+    return tmp_path
 
 
-def test_cli_registers_train() -> None:
-    parser = argparse.ArgumentParser()
-    register_cli(parser.add_subparsers())
-    args = parser.parse_args(["train", "--profile", "smoke", "--out", "x", "--loss-input", "mean"])
-    assert args.func.__name__ == "_cli_train" and (args.loss_input, args.out) == ("mean", Path("x"))
+def test_weights_load_and_are_verified_by_sha256(saved: Path) -> None:
+    model, meta = load_model(saved)
+    assert meta["format"] == "neuneu-model" and model.config.loss_input == "mean"
+    weights = saved / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit pattern inside the tensors
+    weights.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"model\.safetensors does not match the sha256 recorded in .*config\.json "
+                                           r"\(damaged or replaced\); retrain or restore it$"):
+        load_model(saved)
 
 
-def test_conformal_calibration_reaches_nominal_coverage_on_held_out_runs(tmp_path):
-    from neuneu.evaluate import context_end_index, cut_context, make_query
-
-    series = synthetic_series(n_runs=6, n_tasks=3, n_points=16, seed=5)
-    held_out = [s for s in series if s.run in ("run4", "run5")]
-    forecaster = NeuNeuForecaster(dataclasses.replace(model_config_for("smoke"), loss_input="mean"),
-                                  config_for("smoke"), val_series=held_out)
-    forecaster.fit([s for s in series if s not in held_out])
-    inner, outer = forecaster.interval_scale
-    assert inner >= 1.0 and outer >= 1.0
-    inside80, inside50, total = 0, 0, 0
-    for s in held_out:
-        end = context_end_index(len(s))
-        targets = np.arange(end + 1, len(s))
-        q = forecaster.predict(cut_context(s, end), make_query(s, targets, "forecast")).quantiles
-        assert np.all(np.diff(q, axis=1) >= 0)
-        y = s.values[targets]
-        inside80 += int(np.sum((y >= q[:, 0]) & (y <= q[:, 4])))
-        inside50 += int(np.sum((y >= q[:, 1]) & (y <= q[:, 3])))
-        total += len(y)
-    assert inside80 / total >= 0.8 - 1e-9 and inside50 / total >= 0.5 - 1e-9
-    forecaster.save(tmp_path)
-    assert NeuNeuForecaster.load(tmp_path).interval_scale == (inner, outer)
+def test_missing_or_truncated_config_and_truncated_weights_are_named(saved: Path) -> None:
+    config = saved / "config.json"
+    text = config.read_text()
+    config.write_text(text[: len(text) // 2])
+    with pytest.raises(WeightsError, match=r"config\.json is not valid JSON \(truncated or damaged\): "):
+        load_model(saved)
+    config.unlink()
+    with pytest.raises(WeightsError, match=r"config\.json is missing: not a NeuNeu weights folder \(train one with "
+                                           r"`neuneu train`\)$"):
+        load_model(saved)
+    config.write_text(text)
+    weights = saved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(WeightsError, match=r"model\.safetensors does not match the sha256"):
+        load_model(saved)

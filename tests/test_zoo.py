@@ -1,30 +1,39 @@
-"""The model zoo: names, where weights live, and that every committed cpu model loads and answers."""
+"""The model zoo: names, seeds, where weights live, training records, and that every committed cpu model loads,
+was trained on its split's training side and answers."""
 
 from __future__ import annotations
+
+import dataclasses
+import json
 
 import numpy as np
 import pytest
 
-from neuneu import zoo
+from neuneu import profiles, zoo
+from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast
 from neuneu.paths import BUILD_DIR
 from neuneu.samples import synthetic_series
+from neuneu.splits import Split, load_pool, make_split, validation_by_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_names_say_split_setting_loss_axis_and_task_identity() -> None:
-    spec = zoo.ModelSpec("heldout-sizes", "loss_given", "hist")
-    assert (spec.name, spec.method) == ("heldout-sizes__hist-loss_given", "neuneu-hist-given")
+def test_names_say_split_setting_loss_axis_task_identity_and_seed() -> None:
+    spec = zoo.ModelSpec("heldout-sizes", "loss_given", "hist", seed=2)
+    assert (spec.name, spec.method) == ("heldout-sizes__hist-loss_given__s2", "neuneu-hist-given")
     spec = zoo.ModelSpec("heldout-sizes", "forecast", "none", "index")
-    assert (spec.name, spec.method) == ("heldout-sizes__none-forecast-index", "neuneu-none-index")
+    assert (spec.name, spec.method) == ("heldout-sizes__none-forecast-index__s0", "neuneu-none-index")
     spec = zoo.ModelSpec("heldout-sizes", "forecast", "mean", task_identity=True)
-    assert (spec.name, spec.method) == ("heldout-sizes__mean-forecast-task", "neuneu-mean-task")
-    names = [s.name for s in zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS + zoo.MINILADDER_SPECS]
+    assert (spec.name, spec.method) == ("heldout-sizes__mean-forecast-task__s0", "neuneu-mean-task")
+    names = [s.name for s in zoo.default_specs("cpu") + zoo.ABLATION_SPECS + zoo.MINILADDER_SPECS]
     assert len(names) == len(set(names))
+    cpu = zoo.default_specs("cpu")
+    assert len(cpu) == len(zoo.BASE_SPECS) * len(profiles.profile("cpu").seeds)
+    assert {s.seed for s in cpu} == set(profiles.profile("cpu").seeds)
 
 
 def test_weights_dir_is_committed_for_cpu_and_a_build_folder_otherwise(tmp_path) -> None:
-    spec = zoo.DEFAULT_SPECS[0]
+    spec = zoo.BASE_SPECS[0]
     assert zoo.weights_dir(spec, "cpu") == zoo.WEIGHTS_DIR / spec.name
     assert zoo.weights_dir(spec, "smoke") == BUILD_DIR / "weights-smoke" / spec.name
     assert zoo.weights_dir(spec, "full", root=tmp_path) == tmp_path / spec.name
@@ -32,34 +41,59 @@ def test_weights_dir_is_committed_for_cpu_and_a_build_folder_otherwise(tmp_path)
         zoo.weights_dir(spec, "huge")
 
 
-@pytest.mark.parametrize("spec", [s for s in zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS if s.loss_input != "law"],
+@pytest.fixture(scope="module")
+def public():
+    return load_pool("public")
+
+
+@pytest.mark.parametrize("spec", [s for s in zoo.default_specs("cpu") + zoo.ABLATION_SPECS if s.has_own_weights],
                          ids=lambda s: s.name)
-def test_every_committed_model_loads_under_its_method_name(spec: zoo.ModelSpec) -> None:
-    model = zoo.obtain(spec, [], "cpu")  # loads: an empty corpus would make training fail
-    assert model.name == spec.method and model.result is None
+def test_every_committed_model_loads_knows_its_split_and_answers(spec: zoo.ModelSpec, public) -> None:
+    split = make_split(public, spec.split)
+    model = zoo.obtain(spec, public, "cpu", split=split)  # loads, and checks the record against the split
+    assert model.name == spec.method and model.result is None and model.seed == spec.seed
+    assert model.trained_on.split == spec.split and not any(model.trained_on.saw(s) for s in split.test)
     assert model.model.config.setting == spec.setting and model.model.config.loss_input == spec.loss_input
     history = zoo.history(spec, "cpu")
     assert history and all(np.isfinite(h["train_loss"]) for h in history)
 
 
-def test_obtain_trains_into_root_then_loads_from_it(tmp_path, monkeypatch) -> None:
+def tiny_split() -> Split:
     series = synthetic_series(n_runs=6, n_tasks=2, n_points=16, seed=3)
-    monkeypatch.setattr("neuneu.evaluate.make_split", lambda s, name: (list(s), []))
+    fit, val = validation_by_run(series[:10])
+    return Split("custom", [*fit, *val], series[10:], frozenset(s.key for s in val))
+
+
+def test_obtain_trains_into_root_then_loads_from_it(tmp_path) -> None:
+    split = tiny_split()
     spec = zoo.ModelSpec("custom", "forecast", "mean", task_identity=True)
-    trained = zoo.obtain(spec, series, "smoke", root=tmp_path)
-    assert trained.result is not None and (tmp_path / spec.name / "model.safetensors").is_file()
-    loaded = zoo.obtain(spec, series, "smoke", root=tmp_path)
+    trained = zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
+    folder = tmp_path / spec.name
+    assert trained.result is not None and (folder / "model.safetensors").is_file()
+    assert json.loads((folder / "config.json").read_text())["trained_on"]["split"] == "custom"
+    loaded = zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
     assert loaded.result is None and loaded.model.config.tasks == trained.model.config.tasks == ("task0", "task1")
 
 
-def test_law_models_share_one_set_of_weights(tmp_path, monkeypatch) -> None:
-    from neuneu.hybrid import LawNeuNeu, LawNeuNeuForecast
+def test_stale_weights_are_refused(tmp_path) -> None:
+    split = tiny_split()
+    spec = zoo.ModelSpec("custom", "forecast", "mean")
+    zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
+    other = dataclasses.replace(split, train=split.train[:-2])  # the training data changed since
+    with pytest.raises(zoo.StaleWeightsError, match=r"custom__mean-forecast__s0 was trained on split 'custom' with "
+                                                    r"seed 0 \(fingerprint [0-9a-f]{12}\), but custom__mean-forecast__s0 "
+                                                    r"needs split 'custom', seed 0 \(fingerprint [0-9a-f]{12}\); "
+                                                    r"retrain it"):
+        zoo.obtain(spec, [], "smoke", root=tmp_path, split=other)
 
-    series = synthetic_series(n_runs=6, n_tasks=2, n_points=16, seed=3)
-    monkeypatch.setattr("neuneu.evaluate.make_split", lambda s, name: (list(s), []))
-    forecast = zoo.obtain(zoo.ModelSpec("custom", "forecast", "law"), series, "smoke", root=tmp_path)
-    assert isinstance(forecast, LawNeuNeuForecast) and forecast.name == "neuneu-law"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["custom__law-loss_given"]  # no folder of its own
-    given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "law"), series, "smoke", root=tmp_path)
+
+def test_law_models_share_one_set_of_weights_with_two_calibrations(tmp_path) -> None:
+    split = tiny_split()
+    forecast = zoo.obtain(zoo.ModelSpec("custom", "forecast", "law"), [], "smoke", root=tmp_path, split=split)
+    assert isinstance(forecast, LawNeuNeuForecast) and forecast.name == "neuneu-law" and forecast.calibrated
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["custom__law-loss_given__s0"]  # no folder of its own
+    scales = json.loads((tmp_path / "custom__law-loss_given__s0" / "config.json").read_text())["interval_scales"]
+    assert set(scales) == {"direct", "extrapolated-loss"}
+    given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "law"), [], "smoke", root=tmp_path, split=split)
     assert isinstance(given, LawNeuNeu) and given.result is None and given.paper is not None  # loaded, law refit
-    assert not zoo.has_own_weights(zoo.ModelSpec("custom", "forecast", "law"))
+    assert not zoo.ModelSpec("custom", "forecast", "law").has_own_weights

@@ -4,7 +4,7 @@ The mini-ladder trains tiny Llama models from scratch and scores every checkpoin
 same scoring to any transformers causal-LM checkpoint. Public API:
 
 * :func:`collect` — run a profile (``smoke`` / ``cpu`` / ``full``), resumably, and write ``data/miniladder/``.
-* :func:`load_miniladder`, :func:`to_series` — read the outputs back as tables or :class:`neuneu.series.Series`.
+* :func:`load_miniladder`, :func:`to_series` — read the outputs back as tables or :class:`neuneu.contract.Series`.
 * :func:`config_for` / :data:`PROFILES` — the frozen per-profile configs.
 * :func:`register_cli` — the ``neuneu collect`` subcommand.
 """

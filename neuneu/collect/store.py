@@ -25,7 +25,7 @@ import pandas as pd
 
 from neuneu.features import prob_histogram
 
-from neuneu.series import Series
+from neuneu.contract import Series
 
 SOURCE = "miniladder"
 FAMILY = "miniladder"
@@ -213,7 +213,8 @@ def to_series(data: MiniLadder | Path | str | None = None, *, tasks: Sequence[st
         rows = [feat_row[(run, int(s))] for s in steps]
         first = g.iloc[0]
         meta = {"source": SOURCE, "family": first["family"], "size_params": int(first["size_params"]),
-                "recipe": first["recipe"], "seed": int(first["seed"]), "compute_multiplier": float("nan")}
+                "recipe": first["recipe"], "seed": int(first["seed"]), "compute_multiplier": float("nan"),
+                "loss_kind": "miniladder-token-ce"}
         out.append(Series(
             run=run, task=task, steps=steps, tokens=g["tokens"].to_numpy(np.float64),
             flops=g["flops"].to_numpy(np.float64), values=g["value"].to_numpy(np.float64),

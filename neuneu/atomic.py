@@ -1,0 +1,69 @@
+"""The one way this package writes a file: to a temporary name in the same directory, then ``os.replace``.
+
+An interrupted run (Ctrl-C, a killed job, a full disk) therefore never leaves a half-written output: a reader sees
+either the old file or the new one, and a resumed run finds only complete files. Every writer in the package goes
+through :func:`atomic_write`; the helpers below only choose how the bytes are produced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+FILE_MODE = 0o644  # mkstemp creates 0600; outputs are meant to be read by others
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a fresh temporary path beside ``path``, then rename it over ``path``.
+
+    The temporary file keeps ``path``'s suffix, so writers that pick a format from the name (pandas, numpy,
+    matplotlib) behave as for the real name. On any error the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_bytes(path: Path | str, data: bytes) -> Path:
+    """``data`` into ``path``, atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: Path | str, text: str) -> Path:
+    """``text`` (UTF-8) into ``path``, atomically."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path | str, obj: Any, *, indent: int | None = 2, sort_keys: bool = True) -> Path:
+    """``obj`` as JSON (with a trailing newline) into ``path``, atomically; numpy scalars become floats."""
+    return write_text(path, json.dumps(obj, indent=indent, sort_keys=sort_keys, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalar
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def write_frame(frame: Any, path: Path | str) -> Path:
+    """A pandas DataFrame as parquet (``.parquet``) or CSV (anything else, no index), atomically."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))

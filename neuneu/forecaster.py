@@ -1,0 +1,390 @@
+"""NeuNeu behind the common Forecaster protocol: training, interval calibration, prediction, files — and NeuNeu
+reading the paper's scaling law.
+
+:class:`NeuNeuForecaster` wraps one model of :mod:`neuneu.model`, trained by :mod:`neuneu.train`. ``fit`` trains it
+(with a split's validation side when given), records what it saw (:class:`~neuneu.contract.TrainingRecord`) and
+calibrates its intervals; ``predict_many`` answers many trajectories in one forward pass; ``save``/``load`` keep
+weights, config, the training record and the calibration together in one folder.
+
+**Interval calibration per input path.** Pinball training gives intervals that are too narrow out of
+distribution. On runs the model was not trained on (the split's validation side, which mimics the test's shift)
+we run the evaluation protocol and find, for the q25–q75 and the q10–q90 interval, the smallest factor by which
+each quantile's distance from the median must grow so that 50% / 80% of the truths fall inside (split-conformal).
+The factors belong to an *input path*: the same weights fed true target losses ("direct") and fed losses
+extrapolated from the context ("extrapolated-loss", :class:`LawNeuNeuForecast`) err differently, so each path is
+calibrated on its own inputs and stored under its own key.
+
+**NeuNeu reading the law** (beyond the paper, loss input "law"): the pooled per-task logistic of
+:class:`~neuneu.baselines.PaperLogistic`, fitted on the model's own fit-side series only, gives each checkpoint a
+feature ``[log mean loss, law accuracy]``. :class:`LawNeuNeu` is the ``loss_given`` model;
+:class:`LawNeuNeuForecast` is the same weights in the ``forecast`` setting, fed the target losses that the
+two-stage baseline's stage 1 extrapolates from the context (never the true ones). Every value it cannot compute
+(no law for a task, a failed loss extrapolation) is counted in ``fallbacks``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from neuneu.baselines import Fallback, PaperLogistic, TwoStage
+from neuneu.contract import (Capabilities, ForecasterBase, ForecastInputError, Prediction, Query, Series,
+                             TrainingRecord, anchored_question, context_end)
+from neuneu.model import NeuNeu, NeuNeuConfig
+from neuneu.model import config_for as model_config_for
+from neuneu.samples import inference_batch
+from neuneu.splits import validation_by_run
+from neuneu.train import TrainConfig, TrainError, TrainResult, load_model, save_model
+from neuneu.train import config_for as train_config_for
+from neuneu.train import train as train_model
+
+DIRECT, EXTRAPOLATED = "direct", "extrapolated-loss"
+LAW_KEY = "law"
+Scales = tuple[float, float]  # (q25–q75, q10–q90) widening factors
+RawPredict = Callable[[Sequence[tuple[Series, Query]]], list[np.ndarray]]
+
+
+class LawNotFittedError(RuntimeError):
+    """predict was called before the law was fitted (``fit`` or ``fit_law``)."""
+
+
+# --------------------------------------------------------------------------------------------- calibration
+
+
+def conformal_scales(predict_raw: RawPredict, held_out: Sequence[Series], setting: str,
+                     context_ratio: float = 0.2) -> Scales:
+    """The split-conformal widening factors of one input path on ``held_out`` (see the module docstring);
+    (1, 1) when there is nothing to calibrate on."""
+    pairs, truths = [], []
+    for s in held_out:
+        end = context_end(s, context_ratio)
+        if end < len(s) - 1:
+            pairs.append(anchored_question(s, end, setting))
+            truths.append(np.asarray(s.values[end + 1:], dtype=float))
+    if not pairs:
+        return (1.0, 1.0)
+    q = np.concatenate(predict_raw(pairs))
+    y = np.concatenate(truths)
+    scales = []
+    for lo, hi, nominal in ((1, 3, 0.5), (0, 4, 0.8)):
+        spread = np.where(y < q[:, 2], q[:, 2] - q[:, lo], q[:, hi] - q[:, 2])
+        need = np.abs(y - q[:, 2]) / np.maximum(spread, 1e-6)
+        scales.append(float(max(1.0, np.quantile(need, nominal, method="higher") * (1 + 1e-9))))
+    return (scales[0], scales[1])
+
+
+def widen(q: np.ndarray, scales: Scales) -> np.ndarray:
+    """Quantiles (n, 5) with the inner / outer intervals widened around the median, kept ordered and in [0, 1]."""
+    inner, outer = scales
+    if inner == 1.0 and outer == 1.0:
+        return q
+    m = q[:, 2:3]
+    out = q.copy()
+    out[:, [1, 3]] = m + inner * (q[:, [1, 3]] - m)
+    out[:, [0, 4]] = m + outer * (q[:, [0, 4]] - m)
+    out[:, 0] = np.minimum(out[:, 0], out[:, 1])
+    out[:, 4] = np.maximum(out[:, 4], out[:, 3])
+    return np.clip(out, 0.0, 1.0)
+
+
+def _predictions(raw: list[np.ndarray], scales: Scales) -> list[Prediction]:
+    out = []
+    for q in raw:
+        q = widen(q, scales)
+        out.append(Prediction(median=q[:, 2].copy(), quantiles=q))
+    return out
+
+
+# --------------------------------------------------------------------------------------------- NeuNeu
+
+
+class NeuNeuForecaster(ForecasterBase):
+    """One NeuNeu model behind the Forecaster protocol (see the module docstring).
+
+    The setting is "both" without loss input (it reads no losses at all), "forecast" when it reads losses up to the
+    context end, and "loss_given" when it also reads the targets' losses. ``seed`` is the training seed.
+    """
+
+    def __init__(self, model_config: NeuNeuConfig | None = None, train_config: TrainConfig | None = None, *,
+                 profile: str = "cpu", out_dir: Path | str | None = None, name: str | None = None,
+                 split: str | None = None, batch_trajectories: int = 64) -> None:
+        super().__init__()
+        self.model_config = model_config or model_config_for(profile)
+        self.train_config = train_config or train_config_for(profile)
+        self.profile, self.split = profile, split
+        self.out_dir, self.batch_trajectories = out_dir, batch_trajectories
+        self._name = name
+        self.model: NeuNeu | None = None
+        self.result: TrainResult | None = None
+        self.trained_on: TrainingRecord | None = None
+        self.interval_scales: dict[str, Scales] = {}
+
+    @property
+    def config(self) -> NeuNeuConfig:
+        """The model's config (with data statistics once trained), else the requested one."""
+        return self.model.config if self.model is not None else self.model_config
+
+    @property
+    def name(self) -> str:
+        """e.g. "neuneu-none", "neuneu-hist", "neuneu-hist-given" (DiffHist), "neuneu-mean-index"."""
+        if self._name:
+            return self._name
+        cfg = self.config
+        suffix = ("-given" if cfg.setting == "loss_given" else "") + ("-index" if cfg.time_axis == "index" else "")
+        return f"neuneu-{cfg.loss_input}{suffix}"
+
+    @property
+    def seed(self) -> int:
+        return int(self.train_config.seed)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        cfg = self.config
+        setting = "both" if not cfg.uses_losses else cfg.setting
+        return Capabilities(setting=setting, reads_query_losses=setting == "loss_given", quantiles=True,
+                            learned=True, kind="neuneu")
+
+    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None) -> NeuNeuForecaster:
+        """Train on ``train``; stop early and calibrate on ``validation`` (by default a fifth of the replica
+        groups of ``train``, held out)."""
+        if validation is None:
+            train, validation = validation_by_run(train, seed=self.train_config.seed)
+        train, validation = list(train), list(validation)
+        self.trained_on = TrainingRecord.of([*train, *validation], split=self.split, profile=self.profile,
+                                            seed=self.seed)
+        self.result = train_model(train, self.model_config, self.train_config, val_series=validation,
+                                  out_dir=self.out_dir, record=self._record())
+        self.model = self.result.model
+        self.fallbacks.update(self.result.fills)
+        self.interval_scales = {DIRECT: conformal_scales(self.raw_quantiles, validation, self.config.setting)}
+        if self.out_dir is not None:  # the best weights are already there; add the record and the calibration
+            self.save(self.out_dir)
+        return self
+
+    def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
+        """The model's quantiles (n_targets, 5) per pair, before interval calibration, clipped to [0, 1]. Values
+        the input preparation filled in are counted in ``fallbacks``."""
+        model = self._require_model().eval()
+        device = next(model.parameters()).device
+        out: list[np.ndarray] = []
+        pairs = list(pairs)
+        with torch.no_grad():
+            for start in range(0, len(pairs), self.batch_trajectories):
+                chunk = pairs[start:start + self.batch_trajectories]
+                inputs, fills = inference_batch(chunk, model.config)
+                self.fallbacks.update({k: v for k, v in fills.items() if v})
+                q = model(inputs.to(device)).float().clamp(0.0, 1.0).cpu().numpy().astype(np.float64)
+                out += [q[row, :len(query)] for row, (_, query) in enumerate(chunk)]
+        return out
+
+    def predict(self, context: Series, query: Query) -> Prediction:
+        """Quantiles (n_targets, 5) and median for ``query`` given the observed ``context``."""
+        return self.predict_many([(context, query)])[0]
+
+    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
+        """Predictions for many (context, query) pairs, ``batch_trajectories`` per forward pass."""
+        pairs = list(pairs)
+        self.calls += len(pairs)
+        return _predictions(self.raw_quantiles(pairs), self.interval_scales.get(DIRECT, (1.0, 1.0)))
+
+    def _record(self) -> dict:
+        record = {"name": self.name, "profile": self.profile,
+                  "interval_scales": {k: list(v) for k, v in self.interval_scales.items()}}
+        if self.trained_on is not None:
+            record["trained_on"] = self.trained_on.to_dict()
+        if self.result is not None:
+            record["fills"] = self.result.fills
+        return record
+
+    def save(self, directory: Path | str) -> None:
+        """Write weights, config, training record and calibration into ``directory``."""
+        save_model(self._require_model(), Path(directory),
+                   {**self._record(), "train": self.train_config.to_dict()})
+
+    @classmethod
+    def load(cls, directory: Path | str, device: str = "cpu") -> NeuNeuForecaster:
+        """A forecaster ready to predict from a folder written by :meth:`save` (weights checked by sha256)."""
+        model, meta = load_model(Path(directory), device)
+        train_config = TrainConfig.from_dict(meta["train"]) if "train" in meta else None
+        forecaster = cls(model.config, train_config, name=meta.get("name"), profile=meta.get("profile", "cpu"))
+        forecaster.model = model
+        forecaster.interval_scales = {k: tuple(v) for k, v in meta.get("interval_scales", {}).items()}
+        if "trained_on" in meta:
+            forecaster.trained_on = TrainingRecord.from_dict(meta["trained_on"])
+            forecaster.split = forecaster.trained_on.split
+        return forecaster
+
+    def _require_model(self) -> NeuNeu:
+        if self.model is None:
+            raise TrainError(f"{self.name} has no model: call fit() or load() first")
+        return self.model
+
+
+# --------------------------------------------------------------------------------------------- NeuNeu + the law
+
+
+def law_features(mean_loss: np.ndarray, task: str, paper: PaperLogistic) -> np.ndarray:
+    """(n, 2): log mean loss and the task's pooled law accuracy at it (NaN where no law could be fitted)."""
+    loss = np.asarray(mean_loss, dtype=np.float64)
+    law, _ = paper.law_for(task)
+    accuracy = law(loss)[0] if law is not None else np.full(len(loss), np.nan)
+    with np.errstate(all="ignore"):
+        return np.stack([np.log(loss), accuracy], axis=1)
+
+
+def with_law(series: Series, paper: PaperLogistic) -> Series:
+    """``series`` with ``losses["law"]`` added (its mean loss must be present)."""
+    return dataclasses.replace(series, losses={**series.losses,
+                                               LAW_KEY: law_features(series.losses["mean"], series.task, paper)})
+
+
+def query_with_law(query: Query, task: str, paper: PaperLogistic) -> Query:
+    """``query`` with the law features of its targets added (loss_given queries carry the targets' mean loss)."""
+    if query.losses is None or "mean" not in query.losses:
+        return query  # the model raises its own named error for a query without losses
+    return dataclasses.replace(query, losses={**query.losses, LAW_KEY: law_features(query.losses["mean"], task, paper)})
+
+
+class LawNeuNeu(ForecasterBase):
+    """A NeuNeu forecaster with loss input "law" plus the law it reads (``loss_given`` only)."""
+
+    def __init__(self, inner: NeuNeuForecaster, paper: PaperLogistic | None = None) -> None:
+        super().__init__()
+        self.inner, self.paper = inner, paper
+        self.fallbacks = inner.fallbacks  # one tally: the inner model counts the fills
+
+    name = property(lambda self: self.inner.name)
+    seed = property(lambda self: self.inner.seed)
+    capabilities = property(lambda self: self.inner.capabilities)
+    trained_on = property(lambda self: self.inner.trained_on)
+    result = property(lambda self: self.inner.result)
+    model = property(lambda self: self.inner.model)
+
+    def fit_law(self, train: Sequence[Series]) -> LawNeuNeu:
+        """Fit only the law (for weights loaded from disk, which were trained with the law of ``train``)."""
+        self.paper = PaperLogistic().fit(train)
+        return self
+
+    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None) -> LawNeuNeu:
+        """Fit the law on ``train`` (never on validation), then train NeuNeu with the law's features."""
+        if validation is None:
+            train, validation = validation_by_run(train, seed=self.inner.train_config.seed)
+        self.fit_law(train)
+        paper = self.fitted_law()
+        self.inner.fit([with_law(s, paper) for s in train], [with_law(s, paper) for s in validation])
+        return self
+
+    def fitted_law(self) -> PaperLogistic:
+        """The fitted pooled law (raises :class:`LawNotFittedError` before ``fit``/``fit_law``)."""
+        if self.paper is None:
+            raise LawNotFittedError(f"{self.name}: call fit(train) or fit_law(train) before predict")
+        return self.paper
+
+    def with_law(self, pairs: Sequence[tuple[Series, Query]]) -> list[tuple[Series, Query]]:
+        """The pairs with law features added; every law-less value is counted."""
+        paper = self.fitted_law()
+        out = []
+        for context, query in pairs:
+            context, query = with_law(context, paper), query_with_law(query, context.task, paper)
+            missing = int(np.isnan(context.losses[LAW_KEY][:, 1]).sum())
+            if query.losses is not None and LAW_KEY in query.losses:
+                missing += int(np.isnan(query.losses[LAW_KEY][:, 1]).sum())
+            if missing:
+                self.fallbacks["no_law_value"] += missing
+            out.append((context, query))
+        return out
+
+    def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
+        return self.inner.raw_quantiles(self.with_law(pairs))
+
+    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
+        pairs = list(pairs)
+        self.calls += len(pairs)
+        return _predictions(self.raw_quantiles(pairs), self.inner.interval_scales.get(DIRECT, (1.0, 1.0)))
+
+    def predict(self, context: Series, query: Query) -> Prediction:
+        return self.predict_many([(context, query)])[0]
+
+    def save(self, directory: Path | str) -> None:
+        """The NeuNeu weights; the law is refitted from the same training series when loading."""
+        self.inner.save(directory)
+
+
+class LawNeuNeuForecast(ForecasterBase):
+    """:class:`LawNeuNeu` as a forecaster: the targets' mean losses are extrapolated from the context (two-stage
+    stage 1), never read. When the extrapolation fails, the last context loss is held (counted in ``fallbacks``).
+    Its intervals are calibrated on this path (:data:`EXTRAPOLATED`), not borrowed from the loss_given model."""
+
+    def __init__(self, given: LawNeuNeu, name: str | None = None) -> None:
+        super().__init__()
+        self.given = given
+        self._name = name or given.name.replace("-given", "")
+        self._stage1: TwoStage | None = None  # kept: it caches one loss fit per run, shared by the run's tasks
+
+    name = property(lambda self: self._name)
+    seed = property(lambda self: self.given.seed)
+    trained_on = property(lambda self: self.given.trained_on)
+    result = property(lambda self: None)  # trains nothing of its own: the loss_given model's training counts there
+    model = property(lambda self: self.given.model)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return dataclasses.replace(self.given.capabilities, setting="forecast", reads_query_losses=False)
+
+    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None) -> LawNeuNeuForecast:
+        """Train the underlying loss_given model, then calibrate this path on the same validation series."""
+        if validation is None:
+            train, validation = validation_by_run(train, seed=self.given.inner.train_config.seed)
+        self.given.fit(train, validation)
+        self.calibrate(validation)
+        return self
+
+    def calibrate(self, held_out: Sequence[Series]) -> Scales:
+        """Widening factors of the extrapolated-loss path on ``held_out``, stored with the shared weights."""
+        scales = conformal_scales(self.raw_quantiles, held_out, "forecast")
+        self.given.inner.interval_scales[EXTRAPOLATED] = scales
+        return scales
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether this path has its own interval calibration."""
+        return EXTRAPOLATED in self.given.inner.interval_scales
+
+    def future_losses(self, context: Series, query: Query) -> np.ndarray:
+        """The targets' mean losses as forecast from the context alone."""
+        paper = self.given.fitted_law()
+        if self._stage1 is None or self._stage1.mapping is not paper:
+            self._stage1 = TwoStage(mapping=paper)
+        try:
+            return self._stage1.forecast_loss(context, query)
+        except Fallback as why:
+            self.fallbacks[why.reason] += 1
+            return np.full(len(query), float(np.asarray(context.losses["mean"])[-1]))
+
+    def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
+        blind = []
+        for context, query in pairs:
+            if query.losses is not None:  # the harness never does this; a caller mixing settings would leak
+                raise ForecastInputError(f"{self.name} is a forecast method: its query must not carry losses")
+            blind.append((context, dataclasses.replace(query, losses={"mean": self.future_losses(context, query)})))
+        return self.given.raw_quantiles(blind)
+
+    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
+        scales = self.given.inner.interval_scales.get(EXTRAPOLATED)
+        if scales is None:
+            raise ForecastInputError(f"{self.name}: this path is not calibrated; call calibrate(validation) first")
+        pairs = list(pairs)
+        self.calls += len(pairs)
+        return _predictions(self.raw_quantiles(pairs), scales)
+
+    def predict(self, context: Series, query: Query) -> Prediction:
+        return self.predict_many([(context, query)])[0]
+
+    def save(self, directory: Path | str) -> None:
+        """Save the shared weights with both calibrations."""
+        self.given.save(directory)
+
