@@ -555,7 +555,7 @@ def pythia_model(name: str) -> PythiaModel:
     for v in variants:
         b = _PYTHIA_BATCH.match(v)
         if b:
-            tokens_per_step = int(round(float(b["mtok"]) * 2**20))
+            tokens_per_step = round(float(b["mtok"]) * 2**20)
     recipe = "pile-deduped" if "deduped" in variants else "pile"
     return PythiaModel(name, m["size"], variants, float(PYTHIA_PARAMS[m["size"]]), recipe, tokens_per_step)
 

@@ -7,8 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neuneu.collect.store import (ACCURACY_COLUMNS, MiniLadderColumnError, MiniLadderValueError, load_miniladder,
-                                  to_series)
+from neuneu.collect.store import (
+    ACCURACY_COLUMNS,
+    MiniLadderColumnError,
+    MiniLadderValueError,
+    load_miniladder,
+    to_series,
+)
 
 STEPS = (10, 20, 40, 80, 160)
 

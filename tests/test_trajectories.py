@@ -1,8 +1,8 @@
 """neuneu.trajectories: each loader on tiny fixtures written here, every named error, and the real corpus."""
 
 import json
-import re
 import os
+import re
 from pathlib import Path
 
 import numpy as np
