@@ -34,6 +34,13 @@ class SourceError(RuntimeError):
     """A file could not be provided: unknown source, checksum mismatch, absent from the mirror, no network."""
 
 
+class CatalogError(SourceError):
+    """``data/sources.toml`` itself is malformed: an unknown or missing field in a source or a file entry.
+
+    Unknown fields are errors rather than ignored, so that a misspelt key (``licence``, ``sha``) is caught when
+    the catalog is read instead of silently dropping the information it was meant to carry."""
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     """One external file: where it comes from and what its bytes must hash to."""
@@ -59,20 +66,45 @@ class Source:
     files: tuple[RemoteFile, ...]
 
 
+SOURCE_FIELDS = ("description", "license", "citation", "files")
+FILE_FIELDS = ("url", "sha256", "bytes")
+
+
+def _check_fields(entry: dict, allowed: tuple[str, ...], where: str) -> None:
+    """Every field of ``entry`` must be one of ``allowed``, and every allowed field must be there."""
+    for key in entry:
+        if key not in allowed:
+            raise CatalogError(f"{where}: unknown field {key!r}; the fields are {', '.join(allowed)}")
+    for key in allowed:
+        if key not in entry:
+            raise CatalogError(f"{where}: missing field {key!r}; the fields are {', '.join(allowed)}")
+
+
 def load_catalog(path: Path = CATALOG) -> dict[str, Source]:
-    """Read the catalog of sources (``data/sources.toml``) into :class:`Source` records, keyed by name."""
+    """Read the catalog of sources (``data/sources.toml``) into :class:`Source` records, keyed by name.
+
+    A source table has exactly the fields :data:`SOURCE_FIELDS` and each file entry exactly :data:`FILE_FIELDS`;
+    anything else is a :class:`CatalogError` naming the catalog file, the source, the file and the field.
+    """
+    path = Path(path)
     with open(path, "rb") as fh:
-        raw = tomllib.load(fh)["sources"]
-    return {
-        name: Source(
-            name=name,
-            description=entry["description"],
-            license=entry["license"],
-            citation=entry["citation"],
-            files=tuple(RemoteFile(**f) for f in entry["files"]),
-        )
-        for name, entry in raw.items()
-    }
+        doc = tomllib.load(fh)
+    extra = sorted(set(doc) - {"sources"})
+    if extra:
+        raise CatalogError(f"{path.name}: unknown top-level field {extra[0]!r}; "
+                           f"the catalog holds only [sources.<name>] tables")
+    if "sources" not in doc:
+        raise CatalogError(f"{path.name}: no [sources.<name>] table")
+    out: dict[str, Source] = {}
+    for name, entry in doc["sources"].items():
+        _check_fields(entry, SOURCE_FIELDS, f"{path.name}: source {name!r}")
+        files = []
+        for i, f in enumerate(entry["files"], start=1):
+            _check_fields(f, FILE_FIELDS, f"{path.name}: source {name!r}, file {i} ({f.get('url', 'no url')})")
+            files.append(RemoteFile(url=f["url"], sha256=f["sha256"], bytes=f["bytes"]))
+        out[name] = Source(name=name, description=entry["description"], license=entry["license"],
+                           citation=entry["citation"], files=tuple(files))
+    return out
 
 
 def sha256_of(path: Path) -> str:

@@ -24,12 +24,22 @@ Choices (each one is also stated in the book's data chapter):
   7B and 13B OLMo-2 runs are split into overlapping segments; their steps are merged, the ``full`` file winning.
 * *Pythia metric.* ``acc_norm`` where lm-eval reports it, ``acc`` otherwise (this is what the NeuNeu reference
   code did); MMLU subjects ``hendrycksTest-x`` become ``mmlu_x``; CrowS-Pairs (not an accuracy) is dropped.
+* *Pythia model names.* A model directory is ``pythia-<size>[-<variant>...]`` (``pythia-1b-deduped``,
+  ``pythia-1b-bf16``, ``pythia-1b-0.5MtokBS``); the run is named after the whole directory, the parameter count
+  comes from the size part (:data:`PYTHIA_PARAMS`; an unknown size is an :class:`UnknownModelSizeError`), the
+  recipe is ``pile-deduped`` when a variant is ``deduped`` and ``pile`` otherwise.
 * *BigScience metric.* likewise ``acc_norm`` where present, else ``acc``; tasks without an accuracy are dropped.
 * *Steps.* Step 0 is dropped everywhere (an untrained model carries no signal about the trajectory, as in the
   paper). Rows are sorted by step; exact duplicate rows are merged; a duplicated step with different values is
-  an error. Empty cells are dropped.
+  an error. Empty accuracy and loss cells are dropped; a negative step is an error (:class:`NegativeStepError`),
+  and so is a kept checkpoint without a token count or FLOPs (:class:`MissingComputeError`).
+* *One run, one origin.* Two files that map to one run name (two copies of a Pythia model directory, two
+  BigScience files of one run, two OLMo files with one stem, two seed directories read as one seed) or to one
+  checkpoint of a run are a :class:`DuplicateRunError` naming both files, raised while loading. The intended
+  merges are the exceptions: the 7B/13B segment files of one run, and the dense logs' ``_mc`` tasks.
 * *Tokens and FLOPs.* From the log when it has them (OLMo ``throughput/total_tokens`` and
-  ``total_training_Gflops``; BigScience ``tokens``). Otherwise tokens = step × batch tokens (Pythia: 1024 × 2048;
+  ``total_training_Gflops``; BigScience ``tokens``). Otherwise tokens = step × batch tokens (Pythia: 1024 × 2048
+  = 2·2^20, or x·2^20 for a batch-size variant named ``<x>MtokBS``, e.g. ``0.5MtokBS`` → 524,288 = 256 × 2048;
   OLMo 7B/13B: ``batch_size_in_tokens``) and FLOPs = 6·N·D with N the parameter count and D the tokens.
 * *Losses.* OLMo: the 11 validation-domain cross-entropies and their mean (``mean``); Pythia and BigScience: the
   natural log of LAMBADA perplexity (``lambada_logppl``), the only loss-like quantity those logs have.
@@ -50,6 +60,7 @@ import pandas as pd
 
 from neuneu.paths import CACHE_DIR, DATA_DIR
 from neuneu.contract import Series
+from neuneu.sources import fetch
 
 ACC_COLUMNS = [
     "source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier",
@@ -65,7 +76,7 @@ PYTHIA_PARAMS = {  # total parameters, Pythia paper (Biderman et al. 2023), Tabl
     "70m": 70_426_624, "160m": 162_322_944, "410m": 405_334_016, "1b": 1_011_781_632,
     "1.4b": 1_414_647_808, "2.8b": 2_775_208_960, "6.9b": 6_857_302_016, "12b": 11_846_072_320,
 }
-PYTHIA_TOKENS_PER_STEP = 1024 * 2048
+PYTHIA_TOKENS_PER_STEP = 1024 * 2048  # the standard Pythia batch: 1024 sequences of 2048 tokens ("2M")
 BIGSCIENCE_PARAMS = 1.3e9
 
 _RC_COLUMN = re.compile(
@@ -73,6 +84,8 @@ _RC_COLUMN = re.compile(
 )
 _LOSS_COLUMN = re.compile(r"^eval/(?P<domain>[a-z0-9_-]+)-validation/CrossEntropyLoss$")
 _SIZE = re.compile(r"^(?P<num>[0-9.]+)(?P<unit>[MB])$")
+_PYTHIA_MODEL = re.compile(r"^pythia-(?P<size>[0-9.]+[mb])(?P<variants>(?:-[A-Za-z0-9.]+)*)$")
+_PYTHIA_BATCH = re.compile(r"^(?P<mtok>[0-9]+(?:\.[0-9]+)?)MtokBS$")
 
 
 class TrajectoryError(ValueError):
@@ -97,6 +110,22 @@ class AccuracyRangeError(TrajectoryError):
 
 class TooFewCheckpointsError(TrajectoryError):
     """Fewer than MIN_CHECKPOINTS usable checkpoints: too short to be a trajectory."""
+
+
+class NegativeStepError(TrajectoryError):
+    """A checkpoint with a negative step: steps count optimizer updates from 0, so the log is malformed."""
+
+
+class MissingComputeError(TrajectoryError):
+    """A kept checkpoint without a token count or FLOPs: it would have no position on the compute axis."""
+
+
+class UnknownModelSizeError(TrajectoryError):
+    """A model name whose size part is not in the table of known parameter counts (or cannot be parsed)."""
+
+
+class DuplicateRunError(TrajectoryError):
+    """Two files map to one run name, or to one checkpoint of a run; the message names both files."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +190,24 @@ def _dedupe_steps(frame: pd.DataFrame, value_cols: Sequence[str], path: Path) ->
                 raise ConflictingStepsError(f"{path.name}: step {int(step)} appears twice with different values")
         frame = frame.groupby("step", as_index=False, sort=True).first()
     return frame.reset_index(drop=True)
+
+
+def _check_steps(steps: pd.Series, path: Path, column: str) -> None:
+    """Reject negative steps (they are malformed, not merely uninformative like step 0, which is dropped)."""
+    bad = steps[steps < 0]
+    if len(bad):
+        raise NegativeStepError(f"{path.name}: negative step {int(bad.iloc[0])} (from column {column!r}); "
+                                f"steps count optimizer updates from 0")
+
+
+def _check_compute(wide: pd.DataFrame, value_cols: Sequence[str], path: Path) -> None:
+    """Every kept checkpoint (one with any accuracy or loss) needs finite tokens and FLOPs: reject, never drop."""
+    used = wide[list(value_cols)].notna().any(axis=1)
+    for col, what in (("tokens", "token count"), ("flops", "FLOP count")):
+        bad = used & ~np.isfinite(wide[col].astype(float))
+        if bad.any():
+            step = int(wide.loc[bad, "step"].iloc[0])
+            raise MissingComputeError(f"{path.name}: step {step} has values but no {what}")
 
 
 def _check_accuracy(values: pd.Series, path: Path) -> None:
@@ -252,6 +299,7 @@ def read_olmo_csv(path: Path, info: RunInfo, formats: tuple[str, ...] = ("rc", "
         wide["step"] = np.round(wide["throughput/total_tokens"] / wide["batch_size_in_tokens"])
     if wide["step"].isna().any():
         raise NonNumericValueError(f"{path.name}: a row has no step")
+    _check_steps(wide["step"], path, "_step" if has_step else "throughput/total_tokens")
     wide["step"] = wide["step"].astype(np.int64)
     wide = _dedupe_steps(wide, list(task_cols) + list(loss_cols), path)
     if "throughput/total_tokens" in wide:
@@ -269,6 +317,7 @@ def read_olmo_csv(path: Path, info: RunInfo, formats: tuple[str, ...] = ("rc", "
         wide["__mean"] = domains.mean(axis=1).where(domains.notna().all(axis=1))
         loss_cols = {**loss_cols, "__mean": "mean"}
     wide = _finish(wide, path)
+    _check_compute(wide, list(task_cols) + list(loss_cols), path)
     acc = _long(wide, info, task_cols)
     losses = _long_losses(wide, info, loss_cols) if loss_cols else pd.DataFrame(columns=LOSS_COLUMNS)
     return acc, losses
@@ -282,15 +331,25 @@ def _pick_metric(scores: dict) -> tuple[str, float] | None:
     return None
 
 
-def read_pythia_dir(paths: Sequence[Path], info: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The zero-shot JSONs of one Pythia model (one file per checkpoint) → (accuracy rows, loss rows)."""
+def read_pythia_dir(paths: Sequence[Path], info: RunInfo,
+                    tokens_per_step: int = PYTHIA_TOKENS_PER_STEP) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The zero-shot JSONs of one Pythia model (one file per checkpoint) → (accuracy rows, loss rows).
+
+    ``tokens_per_step`` is the model's batch in tokens (see :func:`pythia_model`); two files naming one step are a
+    :class:`DuplicateRunError`.
+    """
     rows, loss_rows = [], []
+    file_of_step: dict[int, Path] = {}
     for path in paths:
         path = Path(path)
         m = re.search(r"_step(\d+)\.json$", path.name)
         if not m:
             raise TrajectoryError(f"{path.name}: no step in file name")
         step = int(m[1])
+        if step in file_of_step:
+            raise DuplicateRunError(f"{file_of_step[step]} and {path} both hold step {step} of run {info.run!r}; "
+                                    f"keep one of them")
+        file_of_step[step] = path
         try:
             results = json.loads(path.read_text())["results"]
         except KeyError as exc:
@@ -309,7 +368,7 @@ def read_pythia_dir(paths: Sequence[Path], info: RunInfo) -> tuple[pd.DataFrame,
         if ppl is not None:
             loss_rows.append((step, "lambada_logppl", float(np.log(ppl))))
     return _assemble(rows, loss_rows, info, paths[0] if paths else Path(info.run),
-                     tokens_of=lambda s: s * float(PYTHIA_TOKENS_PER_STEP))
+                     tokens_of=lambda s: s * float(tokens_per_step))
 
 
 def _assemble(rows, loss_rows, info: RunInfo, path: Path, tokens_of) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -351,6 +410,17 @@ def read_bigscience_agg(path: Path, info: RunInfo) -> tuple[pd.DataFrame, pd.Dat
     steps, tokens = data["checkpoints"], data["tokens"]
     if len(steps) != len(tokens):
         raise TrajectoryError(f"{path.name}: {len(steps)} checkpoints but {len(tokens)} token counts")
+    for i, (step, count) in enumerate(zip(steps, tokens)):
+        for key, value in (("checkpoints", step), ("tokens", count)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise NonNumericValueError(f"{path.name}: non-numeric value {value!r} in {key}[{i}]")
+        if step is None:
+            raise NonNumericValueError(f"{path.name}: checkpoints[{i}] is null")
+        if step < 0:
+            raise NegativeStepError(f"{path.name}: negative step {step} in checkpoints[{i}]; "
+                                    f"steps count optimizer updates from 0")
+        if count is None or not np.isfinite(count):
+            raise MissingComputeError(f"{path.name}: checkpoint {step} has no token count (tokens[{i}] is {count})")
     token_of = dict(zip(steps, tokens))
     rows, loss_rows = [], []
     for task, scores in data["results"].items():
@@ -384,7 +454,8 @@ def _olmo_info(name: str, seed: str = "default") -> RunInfo:
 
 def _combine(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     acc = pd.concat([p[0] for p in parts], ignore_index=True)
-    losses = pd.concat([p[1] for p in parts if len(p[1])], ignore_index=True)
+    with_losses = [p[1] for p in parts if len(p[1])]
+    losses = pd.concat(with_losses, ignore_index=True) if with_losses else pd.DataFrame(columns=LOSS_COLUMNS)
     return acc, losses
 
 
@@ -395,10 +466,30 @@ def _merge_segments(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.
             losses.drop_duplicates(["run", "loss_name", "step"], keep="first"))
 
 
+def _claim(claimed: dict[str, Path], run: str, path: Path) -> None:
+    """Record that ``path`` provides ``run``; a second file for the same run is a :class:`DuplicateRunError`."""
+    if run in claimed:
+        raise DuplicateRunError(f"{claimed[run]} and {path} both map to run {run!r}; "
+                                f"load only one of them or give them different names")
+    claimed[run] = path
+
+
+def _olmo_seed(path: Path) -> str:
+    """The seed label of a file in a ``peteish-seed-<label>`` directory ('1', '1-init'); '1' elsewhere (the
+    catalog's two seed directories are ``peteish-seed-1`` and ``peteish-seed-1-init``)."""
+    m = re.fullmatch(r"peteish-seed-(?P<seed>[0-9A-Za-z-]+)", Path(path).parent.name)
+    return m["seed"] if m else "1"
+
+
 def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All OLMo sources (see module docstring for which file provides which run and task)."""
     parts = []
-    paper = {p.stem: p for p in paths["olmo-ladder"]}
+    paper: dict[str, Path] = {}
+    for p in paths["olmo-ladder"]:
+        if Path(p).stem in paper:
+            raise DuplicateRunError(f"{paper[Path(p).stem]} and {p} both map to run {Path(p).stem!r}; "
+                                    f"load only one of them or give them different names")
+        paper[Path(p).stem] = Path(p)
     for stem, path in sorted(paper.items()):
         if not stem.startswith("peteish"):
             parts.append(read_olmo_csv(path, _olmo_info(stem)))
@@ -411,39 +502,97 @@ def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]
                 usable.append(read_olmo_csv(paper[s], _olmo_info(run)))
             except TooFewCheckpointsError:
                 continue  # the one-row "anneal"/"final" snapshots
-        parts.append(_merge_segments(usable))
+        if usable:  # absent when only part of the catalog was fetched
+            parts.append(_merge_segments(usable))
     known = {p[0]["run"].iloc[0] for p in parts}
+    dense: dict[str, Path] = {}
     for path in sorted(paths["olmo-ladder-dense"]):
         if not re.match(r"^[0-9.]+[MB]-[0-9.]+xC$", path.stem) or path.stem.endswith("-28xC"):
             continue  # single-checkpoint 28xC/7B/13B snapshots and the dense 7B log of a run already loaded
         info = _olmo_info(path.stem)
+        _claim(dense, info.run, path)
         formats = ("mc",) if info.run in known else ("rc", "mc")
         parts.append(read_olmo_csv(path, info, formats, with_losses=False))
+    seeds: dict[str, Path] = {}
     for path in sorted(paths["olmo-ladder-seeds"]):
-        seed = "1-init" if "seed-1-init" in str(path) else "1"
-        parts.append(read_olmo_csv(path, _olmo_info(path.stem, seed)))
+        info = _olmo_info(path.stem, _olmo_seed(path))
+        _claim(seeds, info.run, path)
+        if info.run in known or info.run in dense:
+            raise DuplicateRunError(f"{path} maps to run {info.run!r}, which another OLMo file already provides")
+        parts.append(read_olmo_csv(path, info))
     return _combine(parts)
 
 
+@dataclass(frozen=True)
+class PythiaModel:
+    """What a Pythia model directory name says: size label, variants, parameters, recipe, batch in tokens."""
+
+    name: str
+    size: str
+    variants: tuple[str, ...]
+    size_params: float
+    recipe: str
+    tokens_per_step: int
+
+
+def pythia_model(name: str) -> PythiaModel:
+    """Parse a Pythia model directory name ``pythia-<size>[-<variant>...]``.
+
+    ``pythia-1b-0.5MtokBS`` → size '1b' (1,011,781,632 parameters), variants ('0.5MtokBS',), recipe 'pile',
+    524,288 tokens per step. A ``<x>MtokBS`` variant means x·2^20 tokens per step (the standard batch, 1024 × 2048
+    = 2·2^20, is what "2M" denotes); without one the standard batch is assumed. ``deduped`` → recipe
+    'pile-deduped'. Other variants (``bf16``) change neither. A size not in :data:`PYTHIA_PARAMS`, or a name not
+    of this shape, is an :class:`UnknownModelSizeError` listing the known sizes.
+    """
+    known = ", ".join(PYTHIA_PARAMS)
+    m = _PYTHIA_MODEL.match(name)
+    if not m:
+        raise UnknownModelSizeError(f"{name}: not a Pythia model name of the form pythia-<size>[-<variant>...] "
+                                    f"(e.g. pythia-1b-deduped); known sizes: {known}")
+    if m["size"] not in PYTHIA_PARAMS:
+        raise UnknownModelSizeError(f"{name}: unknown Pythia size {m['size']!r}; known sizes: {known} "
+                                    f"(add its parameter count to PYTHIA_PARAMS)")
+    variants = tuple(v for v in m["variants"].split("-") if v)
+    tokens_per_step = PYTHIA_TOKENS_PER_STEP
+    for v in variants:
+        b = _PYTHIA_BATCH.match(v)
+        if b:
+            tokens_per_step = round(float(b["mtok"]) * 2**20)
+    recipe = "pile-deduped" if "deduped" in variants else "pile"
+    return PythiaModel(name, m["size"], variants, float(PYTHIA_PARAMS[m["size"]]), recipe, tokens_per_step)
+
+
 def load_pythia(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every Pythia model directory under the fetched zero-shot JSONs."""
+    """Every Pythia model directory under the fetched zero-shot JSONs (``<model>/<setting>/<file>.json``).
+
+    The run is the model directory's name; files of one run from two different directories (two copies of the
+    model, or a zero-shot and a five-shot folder) are a :class:`DuplicateRunError` naming one file of each.
+    """
     by_model: dict[str, list[Path]] = {}
-    for p in paths:
-        by_model.setdefault(Path(p).parent.parent.name, []).append(Path(p))
+    folder_of: dict[str, Path] = {}
+    for p in map(Path, paths):
+        model = p.parent.parent.name
+        if model in folder_of and folder_of[model] != p.parent:
+            first = by_model[model][0]
+            raise DuplicateRunError(f"{first} and {p} both map to run {model!r} from different directories; "
+                                    f"load only one copy of the model")
+        folder_of.setdefault(model, p.parent)
+        by_model.setdefault(model, []).append(p)
     parts = []
     for model, files in sorted(by_model.items()):
-        size = model.removeprefix("pythia-").removesuffix("-deduped").removesuffix("-bf16")
-        recipe = "pile-deduped" if model.endswith("-deduped") else "pile"
-        info = RunInfo("pythia", "pythia", model, float(PYTHIA_PARAMS[size]), recipe, "default")
-        parts.append(read_pythia_dir(sorted(files), info))
+        spec = pythia_model(model)
+        info = RunInfo("pythia", "pythia", model, spec.size_params, spec.recipe, "default")
+        parts.append(read_pythia_dir(sorted(files), info, tokens_per_step=spec.tokens_per_step))
     return _combine(parts)
 
 
 def load_bigscience(paths: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The five BigScience 1.3B runs; the recipe is the dataset named in the file."""
     parts = []
+    claimed: dict[str, Path] = {}
     for path in sorted(paths):
         run = Path(path).name.removesuffix("_agg.json").removesuffix("-checkpoints")
+        _claim(claimed, run, Path(path))
         recipe = run.split("-1B3-", 1)[1]
         parts.append(read_bigscience_agg(path, RunInfo("bigscience", "bigscience-1b3", run, BIGSCIENCE_PARAMS, recipe, "default")))
     return _combine(parts)
@@ -456,6 +605,11 @@ def build_corpus(paths: dict[str, list[Path]]) -> Corpus:
     """Run every loader over fetched files and stack the results."""
     loaded = [load_olmo(paths), load_pythia(paths["pythia"]), load_bigscience(paths["bigscience"])]
     acc, losses = _combine(loaded)
+    shared = acc.groupby("run")["source"].nunique()
+    if (shared > 1).any():
+        run = shared[shared > 1].index[0]
+        names = sorted(acc.loc[acc["run"] == run, "source"].unique())
+        raise DuplicateRunError(f"run {run!r} is provided by more than one source: {', '.join(names)}")
     acc = acc.sort_values(["source", "run", "task", "step"], kind="stable").reset_index(drop=True)
     losses = losses.sort_values(["source", "run", "loss_name", "step"], kind="stable").reset_index(drop=True)
     acc["step"] = acc["step"].astype(np.int64)
@@ -482,8 +636,6 @@ def load_corpus(*, cache_dir: Path = CACHE_DIR, progress: bool = False, refresh:
 
     The cache is rebuilt whenever ``data/sources.toml`` or this module changes (its key hashes both).
     """
-    from neuneu.sources import fetch
-
     cache_dir = Path(cache_dir)
     acc_path, loss_path, key_path = (cache_dir / n for n in ("trajectories.parquet", "losses.parquet", "corpus.key"))
     key = _cache_key()
@@ -514,6 +666,11 @@ def to_series(corpus: Corpus, *, tasks: Sequence[str] | None = None, min_points:
     """
     loss_tables = run_losses(corpus)
     acc = corpus.accuracy if tasks is None else corpus.accuracy[corpus.accuracy["task"].isin(tasks)]
+    repeated = acc.duplicated(["run", "task", "step"])
+    if repeated.any():
+        run, task, step = acc.loc[repeated, ["run", "task", "step"]].iloc[0]
+        raise DuplicateRunError(f"run {run!r}, task {task!r}: step {int(step)} appears more than once in the "
+                                f"accuracy table (were two files loaded under one run name?)")
     out: list[Series] = []
     for (run, task), g in acc.groupby(["run", "task"], sort=True):
         g = g.sort_values("step")

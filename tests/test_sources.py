@@ -116,3 +116,31 @@ def test_real_catalog_is_consistent():
         assert s.license and s.citation
         for f in s.files:
             assert len(f.sha256) == 64 and f.bytes > 0 and f.url.startswith("https://")
+
+
+def test_catalog_unknown_source_field_is_named(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text("[sources.demo]\ndescription = 'd'\nlicence = 'MIT'\ncitation = 'c'\nfiles = []\n")
+    with pytest.raises(sources.CatalogError, match=r"^sources.toml: source 'demo': unknown field 'licence'; "
+                                                   r"the fields are description, license, citation, files$"):
+        sources.load_catalog(path)
+
+
+def test_catalog_unknown_file_field_is_named(tmp_path):
+    path = _catalog(tmp_path, "0" * 64).with_name("sources.toml")
+    path.write_text(path.read_text().replace("sha256 =", "sha =", 1))
+    with pytest.raises(sources.CatalogError, match=rf"^sources.toml: source 'demo', file 1 \({URL}\): unknown field "
+                                                   rf"'sha'; the fields are url, sha256, bytes$"):
+        sources.load_catalog(path)
+
+
+def test_catalog_missing_field_is_named(tmp_path):
+    path = tmp_path / "sources.toml"
+    path.write_text("[sources.demo]\ndescription = 'd'\ncitation = 'c'\nfiles = []\n")
+    with pytest.raises(sources.CatalogError, match=r"^sources.toml: source 'demo': missing field 'license'; "
+                                                   r"the fields are description, license, citation, files$"):
+        sources.load_catalog(path)
+    path.write_text("[source.demo]\ndescription = 'd'\n")
+    with pytest.raises(sources.CatalogError, match=r"^sources.toml: unknown top-level field 'source'; "
+                                                   r"the catalog holds only \[sources.<name>\] tables$"):
+        sources.load_catalog(path)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -208,3 +209,152 @@ def test_real_corpus_series(corpus):
     series = T.to_series(corpus)
     assert len(series) >= 1800
     assert all(np.all(np.isfinite(s.losses["mean"])) for s in series)
+
+
+# ----------------------------------------------------------------------------------------------- new users' files
+def _pythia_model_dir(root: Path, model: str, steps=(0, 1, 2, 4, 8, 16, 32), setting="zero-shot") -> list[Path]:
+    """A model directory laid out like EleutherAI/pythia evals: <root>/<model>/<setting>/<size>_step<N>.json."""
+    folder = root / model / setting
+    folder.mkdir(parents=True)
+    paths = []
+    for i, step in enumerate(steps):
+        results = {"arc_easy": {"acc": 0.3 + i / 100, "acc_norm": 0.28 + i / 100},
+                   "lambada_openai": {"acc": 0.1 * i, "ppl": float(np.exp(5 - i / 10))}}
+        path = folder / f"{model.removeprefix('pythia-')}_step{step}.json"
+        path.write_text(json.dumps({"results": results, "config": {}}))
+        paths.append(path)
+    return paths
+
+
+def test_pythia_model_names():
+    bs = T.pythia_model("pythia-1b-0.5MtokBS")
+    assert (bs.size, bs.variants, bs.size_params, bs.recipe) == ("1b", ("0.5MtokBS",), 1_011_781_632.0, "pile")
+    assert bs.tokens_per_step == 524_288 == 256 * 2048
+    assert T.pythia_model("pythia-1b-deduped").recipe == "pile-deduped"
+    assert T.pythia_model("pythia-1b-bf16").tokens_per_step == 1024 * 2048 == T.PYTHIA_TOKENS_PER_STEP
+    assert T.pythia_model("pythia-160m-1MtokBS").tokens_per_step == 2**20
+
+
+def test_pythia_batch_size_variant_loads_with_its_own_batch(tmp_path):
+    acc, losses = T.load_pythia(_pythia_model_dir(tmp_path, "pythia-1b-0.5MtokBS"))
+    arc = acc[acc.task == "arc_easy"]
+    assert set(arc["run"]) == {"pythia-1b-0.5MtokBS"} and set(arc["size_params"]) == {1_011_781_632.0}
+    assert arc["tokens"].tolist() == [s * 524_288.0 for s in (1, 2, 4, 8, 16, 32)]
+    assert np.allclose(arc["flops"], 6.0 * 1_011_781_632 * arc["tokens"])
+    assert losses["tokens"].tolist() == arc["tokens"].tolist()
+
+
+def test_pythia_error_unknown_size(tmp_path):
+    with pytest.raises(T.UnknownModelSizeError,
+                       match=r"^pythia-14m: unknown Pythia size '14m'; known sizes: 70m, 160m, 410m, 1b, 1\.4b, 2\.8b, "
+                             r"6\.9b, 12b \(add its parameter count to PYTHIA_PARAMS\)$"):
+        T.load_pythia(_pythia_model_dir(tmp_path, "pythia-14m"))
+
+
+def test_pythia_error_unparsable_model_name():
+    with pytest.raises(T.UnknownModelSizeError,
+                       match=r"^gpt2-small: not a Pythia model name of the form pythia-<size>\[-<variant>\.\.\.\] "
+                             r"\(e\.g\. pythia-1b-deduped\); known sizes: 70m, 160m, 410m, 1b, 1\.4b, 2\.8b, 6\.9b, 12b$"):
+        T.pythia_model("gpt2-small")
+
+
+def test_pythia_error_two_directories_one_run(tmp_path):
+    first = _pythia_model_dir(tmp_path / "pythia-v0", "pythia-70m")
+    second = _pythia_model_dir(tmp_path / "pythia-v1", "pythia-70m")
+    a, b = re.escape(str(first[0])), re.escape(str(second[0]))
+    with pytest.raises(T.DuplicateRunError,
+                       match=rf"^{a} and {b} both map to run 'pythia-70m' from different directories; "
+                             rf"load only one copy of the model$"):
+        T.load_pythia(first + second)
+
+
+def test_pythia_error_two_files_one_step(tmp_path):
+    paths = _pythia_model_dir(tmp_path, "pythia-70m")
+    again = paths[0].with_name("70m_step01.json")
+    again.write_text(paths[2].read_text())
+    a, b = re.escape(str(again)), re.escape(str(paths[1]))  # sorted: 70m_step01 comes first
+    with pytest.raises(T.DuplicateRunError, match=rf"^{a} and {b} both hold step 1 of run 'pythia-70m'; keep one of them$"):
+        T.load_pythia(sorted(paths + [again]))
+
+
+def _bigscience(path: Path, steps=(1, 2, 3, 4, 5, 6), tokens=(10, 20, 30, 40, 50, 60)) -> Path:
+    data = {"tokens": list(tokens), "checkpoints": list(steps),
+            "results": {"piqa": {"acc": [0.5 + k / 100 for k in range(len(steps))]}}}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_bigscience_error_two_files_one_run(tmp_path):
+    a = _bigscience(tmp_path / "tr3e-1B3-c4-checkpoints_agg.json")
+    b = _bigscience(tmp_path / "tr3e-1B3-c4_agg.json")
+    with pytest.raises(T.DuplicateRunError,
+                       match=rf"^{re.escape(str(a))} and {re.escape(str(b))} both map to run 'tr3e-1B3-c4'; "
+                             rf"load only one of them or give them different names$"):
+        T.load_bigscience([a, b])
+
+
+def test_bigscience_error_negative_step(tmp_path):
+    path = _bigscience(tmp_path / "tr3e-1B3-c4_agg.json", steps=(1, 2, -3, 4, 5, 6))
+    with pytest.raises(T.NegativeStepError, match=r"^tr3e-1B3-c4_agg.json: negative step -3 in checkpoints\[2\]; "
+                                                  r"steps count optimizer updates from 0$"):
+        T.read_bigscience_agg(path, T.RunInfo("bigscience", "b", "r", 1.3e9, "c4", "default"))
+
+
+def test_bigscience_error_null_tokens(tmp_path):
+    path = _bigscience(tmp_path / "tr3e-1B3-c4_agg.json", tokens=(10, 20, None, 40, 50, 60))
+    with pytest.raises(T.MissingComputeError,
+                       match=r"^tr3e-1B3-c4_agg.json: checkpoint 3 has no token count \(tokens\[2\] is None\)$"):
+        T.read_bigscience_agg(path, T.RunInfo("bigscience", "b", "r", 1.3e9, "c4", "default"))
+
+
+def test_olmo_error_negative_step(tmp_path):
+    rows = _olmo_rows()
+    rows[1][0] = -100
+    with pytest.raises(T.NegativeStepError,
+                       match=r"^x.csv: negative step -100 \(from column '_step'\); steps count optimizer updates from 0$"):
+        T.read_olmo_csv(_write_csv(tmp_path / "x.csv", OLMO_HEADER, rows), INFO)
+
+
+def test_olmo_error_nan_tokens_rejected_not_dropped(tmp_path):
+    rows = _olmo_rows()
+    rows[3][1] = None
+    with pytest.raises(T.MissingComputeError, match=r"^x.csv: step 300 has values but no token count$"):
+        T.read_olmo_csv(_write_csv(tmp_path / "x.csv", OLMO_HEADER, rows), INFO)
+
+
+def _olmo_paths(tmp_path: Path, **dirs: list[str]) -> dict[str, list[Path]]:
+    out = {"olmo-ladder": [], "olmo-ladder-dense": [], "olmo-ladder-seeds": []}
+    for key, rels in dirs.items():
+        for rel in rels:
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out[key.replace("_", "-")].append(_write_csv(path, OLMO_HEADER, _olmo_rows()))
+    return out
+
+
+def test_olmo_seed_directories_give_distinct_runs(tmp_path):
+    paths = _olmo_paths(tmp_path, olmo_ladder_seeds=["peteish-seed-1/190M-1xC.csv", "peteish-seed-2/190M-1xC.csv",
+                                                     "peteish-seed-1-init/190M-1xC.csv"])
+    acc, _ = T.load_olmo(paths)
+    assert sorted(acc["run"].unique()) == ["olmo-190M-1xC-seed1", "olmo-190M-1xC-seed1-init", "olmo-190M-1xC-seed2"]
+
+
+def test_olmo_error_two_files_one_run(tmp_path):
+    paths = _olmo_paths(tmp_path, olmo_ladder=["a/190M-1xC.csv", "b/190M-1xC.csv"])
+    a, b = (re.escape(str(p)) for p in paths["olmo-ladder"])
+    with pytest.raises(T.DuplicateRunError,
+                       match=rf"^{a} and {b} both map to run '190M-1xC'; load only one of them or give them different names$"):
+        T.load_olmo(paths)
+    paths = _olmo_paths(tmp_path / "s", olmo_ladder_seeds=["x/peteish-seed-1/190M-1xC.csv", "y/peteish-seed-1/190M-1xC.csv"])
+    a, b = (re.escape(str(p)) for p in paths["olmo-ladder-seeds"])
+    with pytest.raises(T.DuplicateRunError, match=rf"^{a} and {b} both map to run 'olmo-190M-1xC-seed1'; "):
+        T.load_olmo(paths)
+
+
+def test_to_series_names_a_run_loaded_twice(tmp_path):
+    path = _write_csv(tmp_path / "190M-1xC.csv", OLMO_HEADER, _olmo_rows())
+    acc, losses = T.read_olmo_csv(path, INFO)
+    twice = T.Corpus(pd.concat([acc, acc], ignore_index=True), losses)
+    with pytest.raises(T.DuplicateRunError, match=r"^run 'olmo-190M-1xC', task 'arc_easy': step 100 appears more than "
+                                                  r"once in the accuracy table \(were two files loaded under one run name\?\)$"):
+        T.to_series(twice)

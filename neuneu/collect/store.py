@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from neuneu.features import prob_histogram
-
 from neuneu.contract import Series
+from neuneu.paths import DATA_DIR
 
 SOURCE = "miniladder"
 FAMILY = "miniladder"
@@ -33,6 +33,20 @@ FAMILY = "miniladder"
 
 class MiniLadderError(ValueError):
     """A mini-ladder directory that is missing files or does not hang together."""
+
+
+class MiniLadderColumnError(MiniLadderError):
+    """A mini-ladder table lacks a column of its documented schema."""
+
+
+class MiniLadderValueError(MiniLadderError):
+    """A mini-ladder table holds a value that cannot be a checkpoint's position: a negative or missing step, a
+    missing token or FLOP count, or a non-number where a number belongs. Rejected, never dropped."""
+
+
+ACCURACY_COLUMNS = ("source", "family", "run", "size_params", "recipe", "seed", "compute_multiplier",
+                    "step", "tokens", "flops", "task", "metric", "value")
+LOSS_COLUMNS = ("run", "step", "tokens", "flops", "loss_name", "value")
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -178,16 +192,49 @@ class MiniLadder(NamedTuple):
 _FILES = ("accuracy.csv", "losses.csv", "features.npz")
 
 
-def load_miniladder(directory: Path | str | None = None) -> MiniLadder:
-    """Read a mini-ladder directory (default ``data/miniladder``) into (accuracy_df, loss_df, features)."""
-    from neuneu.paths import DATA_DIR
+def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """Read one mini-ladder CSV and check it: every schema column present (:class:`MiniLadderColumnError`);
+    ``step`` a whole number >= 0, ``tokens`` and ``flops`` finite numbers >= 0 in every row
+    (:class:`MiniLadderValueError`, naming the file line: data row i is line i + 2, after the header)."""
+    frame = pd.read_csv(path)
+    for col in columns:
+        if col not in frame.columns:
+            raise MiniLadderColumnError(f"{path}: missing column {col!r}; a mini-ladder {path.name} has the "
+                                        f"columns {', '.join(columns)}")
+    for col in ("step", "tokens", "flops"):
+        num = pd.to_numeric(frame[col], errors="coerce")
+        bad = num.isna() & frame[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise MiniLadderValueError(f"{path} line {i + 2}: {col} {frame[col].iloc[i]!r} is not a number")
+        missing = ~np.isfinite(num.to_numpy(float))
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise MiniLadderValueError(f"{path} line {i + 2}: {col} is empty or NaN (run {frame['run'].iloc[i]!r}); "
+                                       f"every checkpoint needs a {col} value")
+        negative = num.to_numpy(float) < 0
+        if negative.any():
+            i = int(np.flatnonzero(negative)[0])
+            raise MiniLadderValueError(f"{path} line {i + 2}: negative {col} {num.iloc[i]:g} "
+                                       f"(run {frame['run'].iloc[i]!r})")
+        if col == "step" and (num != np.round(num)).any():
+            i = int(np.flatnonzero((num != np.round(num)).to_numpy())[0])
+            raise MiniLadderValueError(f"{path} line {i + 2}: step {num.iloc[i]:g} is not a whole number")
+    return frame
 
+
+def load_miniladder(directory: Path | str | None = None) -> MiniLadder:
+    """Read a mini-ladder directory (default ``data/miniladder``) into (accuracy_df, loss_df, features).
+
+    Both tables are checked against their schema (:data:`ACCURACY_COLUMNS`, :data:`LOSS_COLUMNS`) and their
+    positions (step, tokens, flops) row by row: a bad cell is an error naming the file and line, never dropped.
+    """
     directory = Path(directory) if directory is not None else DATA_DIR / "miniladder"
     missing = [f for f in _FILES if not (directory / f).exists()]
     if missing:
         raise MiniLadderError(f"{directory} is not a mini-ladder directory: missing {', '.join(missing)}")
-    accuracy = pd.read_csv(directory / "accuracy.csv")
-    losses = pd.read_csv(directory / "losses.csv")
+    accuracy = _read_table(directory / "accuracy.csv", ACCURACY_COLUMNS)
+    losses = _read_table(directory / "losses.csv", LOSS_COLUMNS)
     with np.load(directory / "features.npz") as fh:
         features = {k: fh[k] for k in fh.files}
     if len(features["run"]) != len(losses):
