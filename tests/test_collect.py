@@ -562,3 +562,53 @@ def test_cli_shard_options_and_errors(tmp_path, capsys):
     assert capsys.readouterr().out == f"{tmp_path / 'm.tsv'}: 4 checkpoints\n"
     assert read_manifest(tmp_path / "m.tsv") == miniladder_units(config_for("smoke"))
 
+
+SLURM = Path(__file__).resolve().parents[1] / "scripts" / "slurm"
+
+
+def test_slurm_launchers_parse_and_pass_arguments_the_cli_accepts(tmp_path):
+    from neuneu import cli
+    from neuneu.collect.cli import SHARD_OPTIONS
+
+    scripts = sorted(SLURM.iterdir())
+    assert [p.name for p in scripts] == ["collect.sbatch", "merge.sbatch", "submit.sh"]
+    for script in scripts:
+        subprocess.run(["bash", "-n", str(script)], check=True)
+    assert "#SBATCH --array=0-" in (SLURM / "collect.sbatch").read_text()
+    parser = cli.build_parser()
+    collect_parser = parser._subparsers._group_actions[0].choices["collect"]
+    accepted = {s for a in collect_parser._actions for s in a.option_strings}
+    assert set(SHARD_OPTIONS) <= accepted
+
+    # an array task maps SLURM_ARRAY_TASK_ID to --shard (id+1)/N; a stub python prints the arguments it gets
+    stub = tmp_path / "python"
+    stub.write_text('#!/bin/bash\nprintf "%s\\n" "$@"\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "NEUNEU_PYTHON": str(stub), "SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_MIN": "0",
+           "SLURM_ARRAY_TASK_MAX": "2", "SLURM_CPUS_PER_TASK": "4", "SLURM_SUBMIT_DIR": str(tmp_path)}
+    done = subprocess.run(["bash", str(SLURM / "collect.sbatch"), "--profile", "smoke", "--stage", "score"],
+                          env=env, capture_output=True, text=True, check=True)
+    argv = done.stdout.split("\n")[:-1]
+    assert argv[:2] == ["-m", "neuneu"] and argv[-2:] == ["--shard", "3/3"]
+    args = parser.parse_args(argv[2:])
+    assert (args.shard, args.stage, args.threads, args.profile) == ("3/3", "score", 4, "smoke")
+    bad = subprocess.run(["bash", str(SLURM / "collect.sbatch")], env={**env, "SLURM_ARRAY_TASK_MIN": "1"},
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "the array must start at 0 (--array=0-<N-1>), got 1" in bad.stderr
+
+    # submit.sh chains train array -> score array -> merge with afterok; a stub sbatch logs its arguments
+    log = tmp_path / "sbatch.log"
+    sbatch = tmp_path / "sbatch"
+    sbatch.write_text(f'#!/bin/bash\necho "$*" >> {log}\necho $(( $(wc -l < {log}) + 100 ))\n')
+    sbatch.chmod(0o755)
+    subprocess.run(["bash", str(SLURM / "submit.sh"), "3", "--profile", "smoke", "--work", "W"],
+                   env={**os.environ, "SBATCH": str(sbatch)}, capture_output=True, text=True, check=True)
+    calls = log.read_text().splitlines()
+    assert calls == [
+        f"--parsable --array=0-2 {SLURM}/collect.sbatch --profile smoke --work W --stage train",
+        (f"--parsable --array=0-2 --dependency=afterok:101 {SLURM}/collect.sbatch --profile smoke --work W "
+         f"--stage score"),
+        f"--parsable --dependency=afterok:102 {SLURM}/merge.sbatch --profile smoke --work W --merge 3",
+    ]
+    for call in calls:  # what each job hands to `neuneu collect` parses (minus the shard the array adds)
+        parser.parse_args(["collect", *call.split(".sbatch ", 1)[1].split()])
