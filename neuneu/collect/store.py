@@ -10,22 +10,33 @@ Files in ``data/miniladder/`` (all small, all written atomically):
   histogram of p = e^-loss over all scored validation tokens, ``sample`` (M, K) the losses at K fixed token
   positions (same positions for every checkpoint), ``sample_index`` (K,) those positions.
 * ``references.csv`` — recipe, model (unigram | bigram), task ("val_loss" or "blimp_<paradigm>"), value.
-* ``manifest.json`` — profile, config, runs (params, tokens, timings), package versions, device, wall time.
+* ``manifest.json`` — profile, config, runs (params, tokens, checkpoints), package versions, the devices and
+  thread counts the checkpoints were scored with (``scored_on``), and the ``loss_at_equal_tokens`` check.
+
+Every file is a deterministic function of the per-checkpoint scores (no timestamps, no timings: those go to
+``<work>/timings.json``, see :func:`collection_timings`), so the same numbers always give the same bytes -- which
+is what lets a merged sharded collection be checked byte for byte against a single-process one.
 """
 
 from __future__ import annotations
 
-import os
+import importlib.metadata as md
 import platform
+from dataclasses import asdict
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
+from neuneu.collect.config import CollectConfig
+from neuneu.collect.files import save_npz_atomic, write_csv_atomic, write_json_atomic
 from neuneu.features import prob_histogram
 from neuneu.contract import Series
 from neuneu.paths import DATA_DIR
+
+if TYPE_CHECKING:  # annotations only: the pipeline imports this module
+    from neuneu.collect.pipeline import Prepared
 
 SOURCE = "miniladder"
 FAMILY = "miniladder"
@@ -49,14 +60,11 @@ ACCURACY_COLUMNS = ("source", "family", "run", "size_params", "recipe", "seed", 
 LOSS_COLUMNS = ("run", "step", "tokens", "flops", "loss_name", "value")
 
 
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    os.replace(tmp, path)
-
-
 def reference_scores(cfg, prep, work: Path) -> pd.DataFrame:
-    """Unigram and bigram validation loss and BLiMP accuracy per recipe (cached in the work directory)."""
+    """Unigram and bigram validation loss and BLiMP accuracy per recipe (cached in the work directory).
+
+    Always returned as read back from the cache file, so a collection that computes them and one that finds them
+    cached (a resumed run, a merge) write the same values, to the digit."""
     from neuneu.collect.references import CountLM, blimp_accuracy
 
     path = work / "references.csv"
@@ -70,9 +78,8 @@ def reference_scores(cfg, prep, work: Path) -> pd.DataFrame:
             rows.append({"recipe": recipe, "model": name, "task": "val_loss", "value": float(np.nanmean(losses))})
             for task, acc in blimp_accuracy(model, prep.tokenizer, prep.blimp).items():
                 rows.append({"recipe": recipe, "model": name, "task": task, "value": acc})
-    frame = pd.DataFrame(rows)
-    _write_csv(frame, path)
-    return frame
+    write_csv_atomic(pd.DataFrame(rows), path)
+    return pd.read_csv(path)
 
 
 def _checkpoint_rows(info: dict, work: Path, prep, cfg):
@@ -134,8 +141,6 @@ def loss_at_equal_tokens(losses: pd.DataFrame, infos: list[dict]) -> dict:
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
-
     out = {"python": platform.python_version()}
     for pkg in ("torch", "transformers", "tokenizers", "lm_eval", "numpy", "pandas", "datasets"):
         try:
@@ -145,32 +150,61 @@ def _versions() -> dict:
     return out
 
 
-def write_outputs(cfg, prep, work: Path, out: Path, infos: list[dict], refs: pd.DataFrame, *, device,
-                  wall_seconds: float, planned: list[str] | None = None) -> None:
-    """Write every table, the features and the manifest into ``out`` (each file atomically)."""
-    import torch
-    from dataclasses import asdict
+# what a run's info records about the run itself (older done.json files also hold timings, which are dropped)
+RUN_INFO_KEYS = ("run", "size", "recipe", "seed", "size_params", "total_steps", "checkpoints", "tokens", "lr")
 
-    from neuneu.collect.training import write_json_atomic
 
+def _eval_file(work: Path, info: dict, step: int) -> Path:
+    return work / "runs" / info["run"] / f"eval_{step:08d}.npz"
+
+
+def scored_on(work: Path, infos: list[dict]) -> list[dict]:
+    """The distinct (device, torch threads) the checkpoints of ``infos`` were scored with, sorted; eval files
+    written before the collector recorded them count as ``None``."""
+    seen = set()
+    for info in infos:
+        for step in info["checkpoints"]:
+            with np.load(_eval_file(work, info, step)) as ev:
+                device = str(ev["device"]) if "device" in ev.files else None
+                threads = int(ev["torch_threads"]) if "torch_threads" in ev.files else None
+            seen.add((device, threads))
+    return [{"device": d, "torch_threads": t} for d, t in sorted(seen, key=lambda x: (str(x[0]), x[1] or 0))]
+
+
+def collection_timings(cfg: CollectConfig, work: Path, infos: list[dict]) -> dict:
+    """Training and scoring seconds per run, summed over its checkpoints' eval files (they differ on every run,
+    so they are kept out of the outputs and written to ``<work>/timings.json``)."""
+    runs = {}
+    for info in infos:
+        train_s = eval_s = 0.0
+        for step in info["checkpoints"]:
+            with np.load(_eval_file(work, info, step)) as ev:
+                train_s += float(ev["train_seconds"])
+                eval_s += float(ev["eval_seconds"])
+        tokens = info["total_steps"] * cfg.batch_size * cfg.seq_len
+        runs[info["run"]] = {"train_seconds": train_s, "eval_seconds": eval_s,
+                             "train_tokens_per_second": tokens / max(train_s, 1e-9)}
+    return {"runs": runs}
+
+
+def write_outputs(cfg: CollectConfig, prep: Prepared, work: Path, out: Path, infos: list[dict], refs: pd.DataFrame,
+                  *, planned: list[str] | None = None) -> None:
+    """Write every table, the features and the manifest into ``out`` (each file atomically and deterministically)."""
     out.mkdir(parents=True, exist_ok=True)
     acc, margins, losses, features = build_tables(cfg, prep, work, infos)
-    _write_csv(acc, out / "accuracy.csv")
-    _write_csv(margins, out / "margins.csv")
-    _write_csv(losses, out / "losses.csv")
-    _write_csv(refs, out / "references.csv")
-    tmp = out / "features.tmp.npz"
-    np.savez_compressed(tmp, **features)
-    os.replace(tmp, out / "features.npz")
+    write_csv_atomic(acc, out / "accuracy.csv")
+    write_csv_atomic(margins, out / "margins.csv")
+    write_csv_atomic(losses, out / "losses.csv")
+    write_csv_atomic(refs, out / "references.csv")
+    save_npz_atomic(out / "features.npz", compress=True, **features)
     manifest = {
-        "profile": cfg.profile, "config": asdict(cfg), "runs": infos,
+        "profile": cfg.profile, "config": asdict(cfg), "runs": [{k: i[k] for k in RUN_INFO_KEYS} for i in infos],
         "runs_planned": planned if planned is not None else [i["run"] for i in infos],
         "complete": planned is None or len(infos) == len(planned), "versions": _versions(),
-        "device": str(device), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+        "scored_on": scored_on(work, infos), "platform": platform.platform(),
         "val_tokens": int(len(prep.val_tokens)), "val_docs": int(len(prep.val_offsets) - 1),
         "val_scored_tokens": int(len(prep.val_tokens) - (len(prep.val_offsets) - 1)),
         "train_stream_tokens": {r: int(len(s)) for r, s in prep.streams.items()},
-        "wall_seconds_this_invocation": wall_seconds,
         "loss_at_equal_tokens": loss_at_equal_tokens(losses, infos),
         "references": {f"{r.recipe}/{r.model}": float(r.value) for r in refs[refs["task"] == "val_loss"].itertuples()},
         "bos_eos": "validation documents are <= seq_len-token pieces of held-out blocks, scored without a prefix; "
@@ -194,7 +228,8 @@ _FILES = ("accuracy.csv", "losses.csv", "features.npz")
 
 def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
     """Read one mini-ladder CSV and check it: every schema column present (:class:`MiniLadderColumnError`);
-    ``step`` a whole number >= 0, ``tokens`` and ``flops`` finite numbers >= 0 in every row
+    ``step`` a whole number >= 0, ``tokens`` and ``flops`` finite numbers >= 0 in every row — or unknown (empty)
+    in every row, as in the tables of a pretrained model's checkpoints (:mod:`.pretrained`)
     (:class:`MiniLadderValueError`, naming the file line: data row i is line i + 2, after the header)."""
     frame = pd.read_csv(path)
     for col in columns:
@@ -208,6 +243,8 @@ def _read_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise MiniLadderValueError(f"{path} line {i + 2}: {col} {frame[col].iloc[i]!r} is not a number")
         missing = ~np.isfinite(num.to_numpy(float))
+        if col != "step" and missing.all():
+            continue  # a pretrained checkpoint's tables: its training compute is unknown at every checkpoint
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise MiniLadderValueError(f"{path} line {i + 2}: {col} is empty or NaN (run {frame['run'].iloc[i]!r}); "

@@ -7,16 +7,23 @@ from a checkpoint state continues bitwise identically on CPU (same thread count)
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from neuneu.collect.config import CollectConfig, ModelSize
+from neuneu.collect.errors import CollectError
+from neuneu.collect.files import atomic_path, write_json_atomic
 from neuneu.collect.scoring import autocast_for
+
+__all__ = ["Trainer", "build_model", "count_params", "load_weights", "lr_at", "make_optimizer", "save_weights",
+           "window_order", "write_json_atomic"]
+
+TIED = "lm_head.weight"  # tied to the input embedding: never stored, re-tied on load
 
 
 def build_model(size: ModelSize, vocab_size: int, seq_len: int, seed: int):
@@ -112,21 +119,15 @@ class Trainer:
 
     def save(self, path: Path) -> None:
         """Model weights and AdamW moments as one safetensors file, written atomically, plus the step count."""
-        from safetensors.torch import save_file
-
-        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()
-                   if k != "lm_head.weight"}  # tied to the embedding
+        tensors = {f"model.{k}": v for k, v in _weight_tensors(self.model).items()}
         for i, state in self.optimizer.state_dict()["state"].items():
             for k, v in state.items():
                 tensors[f"opt.{i}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
-        tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"step": str(self.step)})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"step": str(self.step)})
 
     def load(self, path: Path) -> None:
         """Restore what :meth:`save` wrote (weights, optimizer moments, step)."""
-        from safetensors import safe_open
-
         model_sd, opt_state = {}, {}
         with safe_open(str(path), framework="pt") as fh:
             self.step = int(fh.metadata()["step"])
@@ -145,8 +146,28 @@ class Trainer:
         self.optimizer.load_state_dict(sd)
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    """JSON with sorted keys via a temp file in the same directory + ``os.replace``."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
+def _weight_tensors(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != TIED}
+
+
+def save_weights(model, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """The model's weights alone (no optimizer state) as safetensors, atomically: a checkpoint handed from the
+    training stage to a scoring shard. ``metadata`` (string values) travels with it."""
+    with atomic_path(path) as tmp:
+        save_file(_weight_tensors(model), str(tmp), metadata=metadata or {})
+
+
+def load_weights(model, path: Path) -> dict[str, str]:
+    """Load what :func:`save_weights` wrote into ``model`` (same shape) and return the metadata.
+
+    Exactly the tied output head may be absent from the file; any other missing or extra tensor is a
+    :class:`CollectError` (a file from another model shape)."""
+    with safe_open(str(path), framework="pt") as fh:
+        metadata = dict(fh.metadata() or {})
+        state = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 - safe_open is not a dict
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if k != TIED]
+    if missing or result.unexpected_keys:
+        raise CollectError(f"{path} does not fit this model: missing {missing}, unexpected {result.unexpected_keys}")
+    model.tie_weights()
+    return metadata
