@@ -1,39 +1,72 @@
 """The one way this package writes a file: to a temporary name in the same directory, then ``os.replace``.
 
 An interrupted run (Ctrl-C, a killed job, a full disk) therefore never leaves a half-written output: a reader sees
-either the old file or the new one, and a resumed run finds only complete files. Every writer in the package goes
-through :func:`atomic_write`; the helpers below only choose how the bytes are produced.
+either the old file or the new one, and a resumed run finds only complete files. Temporary names are unique per
+writer (``mkstemp``), so processes that share a directory — shards of one collection on a cluster file system —
+each rename their own complete copy. Every writer in the package goes through :func:`replacing` (or its callback
+form :func:`atomic_write`, or :func:`replacing_directory` for a directory filled as a whole); the helpers below
+only choose how the bytes are produced.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 FILE_MODE = 0o644  # mkstemp creates 0600; outputs are meant to be read by others
 
 
-def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
-    """Call ``write(tmp)`` on a fresh temporary path beside ``path``, then rename it over ``path``.
-
-    The temporary file keeps ``path``'s suffix, so writers that pick a format from the name (pandas, numpy,
-    matplotlib) behave as for the real name. On any error the temporary file is removed and ``path`` is untouched.
-    """
+@contextmanager
+def replacing(path: Path | str) -> Iterator[Path]:
+    """Yield a fresh temporary path beside ``path`` to write; on success rename it over ``path``, on any error
+    remove it and leave ``path`` untouched. The temporary name keeps ``path``'s suffix, so writers that pick a
+    format from the name (pandas, numpy, matplotlib) behave as for the real name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
-        write(tmp)
+        yield tmp
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], Any]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it over ``path`` (see
+    :func:`replacing`)."""
+    with replacing(path) as tmp:
+        write(tmp)
+    return Path(path)
+
+
+@contextmanager
+def replacing_directory(path: Path | str) -> Iterator[Path]:
+    """Yield an empty temporary directory beside ``path`` to fill; on success rename it to ``path`` as a whole.
+
+    If another process renamed its own copy into place first, ours is discarded and theirs kept (callers fill it
+    deterministically, so both hold the same). Callers check beforehand that ``path`` is not a stale directory.
+    On failure the temporary directory is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
 
 
 def write_bytes(path: Path | str, data: bytes) -> Path:

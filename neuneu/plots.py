@@ -6,31 +6,17 @@ OLMo ladder paper folder). Files are written atomically, so an interrupted run n
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from neuneu import atomic
 from neuneu.contract import Series
 
 SHAPE_COLORS = {"steady": "#1f77b4", "plateau": "#2ca02c", "emergent": "#d62728", "non-monotone": "#9467bd",
                 "inverse": "#ff7f0e", "flat": "#7f7f7f"}
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; figures are meant to be read by others
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: Path | str, name: str) -> tuple[Path, Path]:
@@ -40,9 +26,9 @@ def save_figure(fig: plt.Figure, data: pd.DataFrame, out_dir: Path | str, name: 
     """
     out = Path(out_dir)
     png, csv = out / f"{name}.png", out / f"{name}.csv"
-    _atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png",
+    atomic.atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png",
                                                metadata={"Software": None}))
-    _atomic_write(csv, lambda tmp: data.to_csv(tmp, index=False))
+    atomic.atomic_write(csv, lambda tmp: data.to_csv(tmp, index=False))
     return png, csv
 
 

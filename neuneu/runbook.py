@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from neuneu import atomic
 from neuneu.paths import REPO_ROOT
 from neuneu.profiles import check_profile
 
@@ -54,17 +55,13 @@ def execute(source: Path, out_dir: Path, profile: str, *, force: bool = False) -
     if not force and target.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         print(f"  {source.stem}: up to date")
         return target
-    tmp = out_dir / f".{source.stem}.{os.getpid()}.ipynb"
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     os.environ.update(QUIET_ENV)
-    try:
+    with atomic.replacing(target) as tmp:
         papermill.execute_notebook(nb, str(tmp), parameters={"PROFILE": profile}, kernel_name="python3",
                                    cwd=str(REPO_ROOT), progress_bar=False)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    stamp.write_text(fingerprint)
+    atomic.write_text(stamp, fingerprint)
     print(f"  {source.stem}: executed")
     return target
 

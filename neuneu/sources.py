@@ -13,7 +13,6 @@ import argparse
 import hashlib
 import os
 import shutil
-import tempfile
 import tomllib
 import urllib.error
 import urllib.request
@@ -23,6 +22,7 @@ from typing import Iterable
 
 from tqdm import tqdm
 
+from neuneu import atomic
 from neuneu.paths import DATA_DIR, RAW_DIR
 
 CATALOG = DATA_DIR / "sources.toml"
@@ -154,18 +154,11 @@ def fetch_file(remote: RemoteFile, *, mirror: Path | None = None, cache_dir: Pat
     target = cached_path(remote, cache_dir)
     if target.is_file() and sha256_of(target) == remote.sha256:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic.replacing(target) as tmp:
         _copy_into(tmp, remote, mirror)
         got = sha256_of(tmp)
         if got != remote.sha256:
             raise SourceError(f"{remote.relpath}: checksum mismatch (expected {remote.sha256}, got {got})")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from neuneu import atomic
 from neuneu.contract import Series
 from neuneu.trajectories import MIN_CHECKPOINTS
 
@@ -635,13 +636,9 @@ def write_suite(series: Iterable[Series], path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     kind = _kind(path)
     frame = suite_frame(series)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic.replacing(path) as tmp:
         if kind == "csv":
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

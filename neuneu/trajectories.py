@@ -16,7 +16,9 @@ Choices (each one is also stated in the book's data chapter):
   sits at chance and then rises late — the "emergent" shape. 0-shot and other variants are not used.
 * *OLMo duplicates.* ``peteish-moreeval`` is byte-identical to the paper CSVs and is not loaded. The dense logs
   (``peteish-final-new``) log the *same* training runs as the paper CSVs, so they never add a run that already
-  exists: they add the 600M runs (absent from the paper CSVs) and, for runs in both, only their ``_mc`` tasks.
+  exists: they add the 600M runs (absent from the paper CSVs) and, for runs in both, only their ``_mc`` tasks, with
+  their steps re-expressed in the paper CSV's step units through the token count (the two logs of the 370M and 760M
+  runs count steps of different batch sizes; rows that fall between two paper steps are dropped).
   Their ``CrossEntropyLoss`` columns read ~9.6 nats where the paper CSVs of the same runs read ~3.3 at the same
   token count (another quantity, or a logging fault), so no loss is taken from the dense logs: the 600M runs
   have accuracies but no losses, and are left out wherever a method needs losses.
@@ -49,7 +51,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from neuneu import atomic
 from neuneu.paths import CACHE_DIR, DATA_DIR
 from neuneu.contract import Series
 from neuneu.sources import fetch
@@ -481,6 +483,23 @@ def _olmo_seed(path: Path) -> str:
     return m["seed"] if m else "1"
 
 
+def _in_paper_steps(dense: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Dense-log rows of a run the paper CSVs already provide, re-expressed in the paper CSV's step units.
+
+    For some runs (370M, 760M) the dense logs count steps of a different batch size than the paper CSVs (524,288
+    vs 786,432 tokens per step at 370M) while the token counts agree, so the same step number would name two
+    checkpoints and pair ``_mc`` accuracies with the losses of another checkpoint. Tokens are the common position:
+    each dense row gets the paper step with the same token count; rows between two paper steps are dropped (they
+    have no loss, and no step of their own in the paper's units).
+    """
+    per_step = float(np.median(paper["tokens"] / paper["step"]))
+    position = dense["tokens"].to_numpy(float) / per_step
+    on_grid = np.abs(position - np.round(position)) < 1e-6
+    out = dense[on_grid].copy()
+    out["step"] = np.round(position[on_grid]).astype(np.int64)
+    return out
+
+
 def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All OLMo sources (see module docstring for which file provides which run and task)."""
     parts = []
@@ -504,7 +523,7 @@ def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]
                 continue  # the one-row "anneal"/"final" snapshots
         if usable:  # absent when only part of the catalog was fetched
             parts.append(_merge_segments(usable))
-    known = {p[0]["run"].iloc[0] for p in parts}
+    known = {p[0]["run"].iloc[0]: p[0] for p in parts}
     dense: dict[str, Path] = {}
     for path in sorted(paths["olmo-ladder-dense"]):
         if not re.match(r"^[0-9.]+[MB]-[0-9.]+xC$", path.stem) or path.stem.endswith("-28xC"):
@@ -512,7 +531,10 @@ def load_olmo(paths: dict[str, list[Path]]) -> tuple[pd.DataFrame, pd.DataFrame]
         info = _olmo_info(path.stem)
         _claim(dense, info.run, path)
         formats = ("mc",) if info.run in known else ("rc", "mc")
-        parts.append(read_olmo_csv(path, info, formats, with_losses=False))
+        acc, losses = read_olmo_csv(path, info, formats, with_losses=False)
+        if info.run in known:
+            acc = _in_paper_steps(acc, known[info.run])
+        parts.append((acc, losses))
     seeds: dict[str, Path] = {}
     for path in sorted(paths["olmo-ladder-seeds"]):
         info = _olmo_info(path.stem, _olmo_seed(path))
@@ -625,12 +647,6 @@ def _cache_key() -> str:
     return digest.hexdigest()[:16]
 
 
-def _write_parquet_atomic(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def load_corpus(*, cache_dir: Path = CACHE_DIR, progress: bool = False, refresh: bool = False) -> Corpus:
     """The public corpus, fetched (sha256-verified) and parsed once, then read from ``cache_dir`` parquet files.
 
@@ -643,9 +659,9 @@ def load_corpus(*, cache_dir: Path = CACHE_DIR, progress: bool = False, refresh:
         return Corpus(pd.read_parquet(acc_path), pd.read_parquet(loss_path))
     corpus = build_corpus(fetch(CORPUS_SOURCES, progress=progress))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    _write_parquet_atomic(corpus.accuracy, acc_path)
-    _write_parquet_atomic(corpus.losses, loss_path)
-    key_path.write_text(key)
+    atomic.write_frame(corpus.accuracy, acc_path)
+    atomic.write_frame(corpus.losses, loss_path)
+    atomic.write_text(key_path, key)
     return corpus
 
 

@@ -358,3 +358,15 @@ def test_to_series_names_a_run_loaded_twice(tmp_path):
     with pytest.raises(T.DuplicateRunError, match=r"^run 'olmo-190M-1xC', task 'arc_easy': step 100 appears more than "
                                                   r"once in the accuracy table \(were two files loaded under one run name\?\)$"):
         T.to_series(twice)
+
+
+def test_dense_log_steps_are_re_expressed_in_paper_step_units_by_tokens() -> None:
+    import pandas as pd
+
+    from neuneu.trajectories import _in_paper_steps
+
+    paper = pd.DataFrame({"step": [200, 400, 600], "tokens": [157286400.0, 314572800.0, 471859200.0]})
+    dense = pd.DataFrame({"step": [200, 400, 600, 900], "tokens": [104857600.0, 209715200.0, 314572800.0,
+                                                                   471859200.0], "value": [0.1, 0.2, 0.3, 0.4]})
+    out = _in_paper_steps(dense, paper)  # 524,288 vs 786,432 tokens per step (the 370M logs)
+    assert out["step"].tolist() == [400, 600] and out["value"].tolist() == [0.3, 0.4]

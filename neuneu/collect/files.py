@@ -1,13 +1,13 @@
-"""Atomic and deterministic file writes for the collector.
+"""Deterministic file formats for the collector, written through the package's one atomic writer.
 
 Two properties every collector file has:
 
-* **Atomic.** A file is written under a temporary name in its own directory and renamed into place, so a process
-  killed at any moment leaves either the old file or the complete new one, never a torn one. Temporary names are
-  unique per writer (``<name>.tmp-<pid>-<random>``): shards of one collection that share a work directory on a
-  cluster file system may write the same shared file (the prepared text, the reference scores) at the same time,
-  and each must rename its own complete copy. Those shared files are deterministic, so whichever rename lands last
-  leaves the same bytes.
+* **Atomic** (:mod:`neuneu.atomic`). A file is written under a temporary name in its own directory and renamed
+  into place, so a process killed at any moment leaves either the old file or the complete new one, never a torn
+  one. Temporary names are unique per writer: shards of one collection that share a work directory on a cluster
+  file system may write the same shared file (the prepared text, the reference scores) at the same time, and each
+  renames its own complete copy. Those shared files are deterministic, so whichever rename lands last leaves the
+  same bytes.
 * **Deterministic.** The same arrays give the same bytes: ``.npz`` archives are written with a fixed zip timestamp
   (``numpy.savez`` stamps the current time), so a merged sharded collection is byte-identical to a single-process
   one, not just equal in value.
@@ -17,43 +17,22 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import secrets
-import shutil
 import zipfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from neuneu import atomic
+
 # zip's epoch; any fixed value works, this one is what reproducible-build tools use
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
 
-def temp_name(path: Path) -> Path:
-    """A unique temporary sibling of ``path`` (same directory, so the final rename stays on one file system)."""
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-
-
-@contextmanager
-def atomic_path(path: Path | str) -> Iterator[Path]:
-    """Yield a temporary path to write; on success rename it to ``path``, on any error delete it."""
-    path = Path(path)
-    tmp = temp_name(path)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_bytes_atomic(path: Path | str, data: bytes) -> None:
     """``data`` into ``path``, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    atomic.write_bytes(path, data)
 
 
 def write_json_atomic(path: Path | str, obj) -> None:
@@ -88,26 +67,9 @@ def save_npz_atomic(path: Path | str, *, compress: bool = False, **arrays: np.nd
 
 def save_npy_atomic(path: Path | str, array: np.ndarray) -> None:
     """One array as ``.npy`` at ``path``, atomically."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+    with atomic.replacing(path) as tmp, open(tmp, "wb") as fh:
         np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
 
 
-@contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
-    """Yield an empty temporary directory to fill; on success rename it to ``path`` as a whole.
-
-    If another process renamed its own copy into place first, ours is discarded and theirs is kept (the caller's
-    contents are deterministic, so both are the same). The caller checks beforehand that ``path`` is not a stale
-    directory. On failure the temporary directory is removed."""
-    tmp = temp_name(path)
-    tmp.mkdir(parents=True)
-    try:
-        yield tmp
-        try:
-            os.rename(tmp, path)
-        except OSError:
-            if not path.is_dir():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+atomic_path = atomic.replacing  # the collector's name for the package's one atomic writer
+atomic_directory = atomic.replacing_directory
