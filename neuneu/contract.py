@@ -10,7 +10,10 @@ interface-only module, model families behind it). It holds:
 * the :class:`Forecaster` protocol with its declared :class:`Capabilities`, and :class:`ForecasterBase` with the
   plumbing every method shares (a default ``predict_many``, counted fallbacks);
 * the input checks (:func:`check_inputs`) and the two operations that decide what a method may see: the context
-  cut (:func:`context_end`, :func:`cut_context`) and query building (:func:`make_query`).
+  cut (:func:`context_end`, :func:`cut_context`) and query building (:func:`make_query`). A query names the
+  targets' positions and the run's planned final token count (a run's length is decided before it starts: it sets
+  the learning-rate schedule), never a measurement after the context end except, in ``loss_given``, the targets'
+  validation losses.
 
 Why the harness, not the method, builds the context and the query: in the ``forecast`` setting ``query.losses`` is
 None, so no method can read anything measured after the context end; only in ``loss_given`` does the query carry
@@ -115,13 +118,15 @@ class Series:
 
 @dataclass(frozen=True)
 class Query:
-    """Where a forecaster is asked to predict: the target checkpoints' positions, and — only in the ``loss_given``
-    setting — their validation-loss features (same keys as :attr:`Series.losses`)."""
+    """Where a forecaster is asked to predict: the target checkpoints' positions, the run's planned final token
+    count (known when a run starts: it fixes the learning-rate schedule; None when unknown), and — only in the
+    ``loss_given`` setting — the targets' validation-loss features (same keys as :attr:`Series.losses`)."""
 
     steps: np.ndarray
     tokens: np.ndarray
     flops: np.ndarray
     losses: Mapping[str, np.ndarray] | None = None
+    final_tokens: float | None = None
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -411,7 +416,7 @@ def make_query(series: Series, targets: Sequence[int], setting: str) -> Query:
     idx = np.asarray(targets, dtype=int)
     losses = {k: np.array(v[idx]) for k, v in series.losses.items()} if setting == "loss_given" else None
     return Query(steps=np.array(series.steps[idx]), tokens=np.array(series.tokens[idx]),
-                 flops=np.array(series.flops[idx]), losses=losses)
+                 flops=np.array(series.flops[idx]), losses=losses, final_tokens=float(np.asarray(series.tokens)[-1]))
 
 
 def anchored_question(series: Series, end: int, setting: str) -> tuple[Series, Query]:

@@ -36,13 +36,16 @@ from neuneu.contract import (Capabilities, ForecasterBase, ForecastInputError, P
                              TrainingRecord, anchored_question, context_end)
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
+from neuneu.parametric import TaskLaws, cross_fitted, laws_for
 from neuneu.samples import inference_batch
-from neuneu.splits import validation_by_run
+from neuneu.splits import replica_group, validation_by_run
 from neuneu.train import TrainConfig, TrainError, TrainResult, load_model, save_model
 from neuneu.train import config_for as train_config_for
 from neuneu.train import train as train_model
 
 DIRECT, EXTRAPOLATED = "direct", "extrapolated-loss"
+CROSS_FIT_FOLDS = 5  # folds of replica groups for the out-of-sample laws of training series
+PRIOR_FOLDS = 3  # the same inside each synthetic ladder
 LAW_KEY = "law"
 Scales = tuple[float, float]  # (q25–q75, q10–q90) widening factors
 RawPredict = Callable[[Sequence[tuple[Series, Query]]], list[np.ndarray]]
@@ -111,7 +114,8 @@ class NeuNeuForecaster(ForecasterBase):
 
     def __init__(self, model_config: NeuNeuConfig | None = None, train_config: TrainConfig | None = None, *,
                  profile: str = "cpu", out_dir: Path | str | None = None, name: str | None = None,
-                 split: str | None = None, batch_trajectories: int = 64) -> None:
+                 split: str | None = None, batch_trajectories: int = 64,
+                 init_from: NeuNeuForecaster | None = None) -> None:
         super().__init__()
         self.model_config = model_config or model_config_for(profile)
         self.train_config = train_config or train_config_for(profile)
@@ -122,6 +126,8 @@ class NeuNeuForecaster(ForecasterBase):
         self.result: TrainResult | None = None
         self.trained_on: TrainingRecord | None = None
         self.interval_scales: dict[str, Scales] = {}
+        self.laws: TaskLaws | None = None  # the laws a parametric model reads (fitted on its fit side)
+        self.init_from = init_from  # a pretrained model to fine-tune (its weights and statistics start training)
 
     @property
     def config(self) -> NeuNeuConfig:
@@ -148,19 +154,33 @@ class NeuNeuForecaster(ForecasterBase):
         return Capabilities(setting=setting, reads_query_losses=setting == "loss_given", quantiles=True,
                             learned=True, kind="neuneu")
 
-    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None) -> NeuNeuForecaster:
+    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None, *,
+            law_family: Callable[[Series], object] | None = None) -> NeuNeuForecaster:
         """Train on ``train``; stop early and calibrate on ``validation`` (by default a fifth of the replica
-        groups of ``train``, held out)."""
+        groups of ``train``, held out). A parametric model fits its laws on ``train`` (each training series seeing
+        a law fitted without its fold); with ``law_family`` (the synthetic prior: one family per ladder) laws are
+        fitted within each family only, for training and validation series alike."""
         if validation is None:
             train, validation = validation_by_run(train, seed=self.train_config.seed)
         train, validation = list(train), list(validation)
         self.trained_on = TrainingRecord.of([*train, *validation], split=self.split, profile=self.profile,
                                             seed=self.seed)
+        train_laws = val_laws = None
+        if self.model_config.parametric and law_family is None:
+            self.laws = TaskLaws.fit(train)
+            train_laws = cross_fitted(train, replica_group, folds=CROSS_FIT_FOLDS)
+            val_laws = laws_for(self.laws)
+        elif self.model_config.parametric:
+            train_laws = cross_fitted(train, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
+            val_laws = cross_fitted(validation, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
+        init = None if self.init_from is None else self.init_from._require_model()
         self.result = train_model(train, self.model_config, self.train_config, val_series=validation,
-                                  out_dir=self.out_dir, record=self._record())
+                                  out_dir=self.out_dir, record=self._record(), laws=train_laws, val_laws=val_laws,
+                                  init=init)
         self.model = self.result.model
         self.fallbacks.update(self.result.fills)
-        self.interval_scales = {DIRECT: conformal_scales(self.raw_quantiles, validation, self.config.setting)}
+        if law_family is None:  # a pretrained prior model is calibrated when it is fine-tuned, not before
+            self.interval_scales = {DIRECT: conformal_scales(self.raw_quantiles, validation, self.config.setting)}
         if self.out_dir is not None:  # the best weights are already there; add the record and the calibration
             self.save(self.out_dir)
         return self
@@ -175,7 +195,7 @@ class NeuNeuForecaster(ForecasterBase):
         with torch.no_grad():
             for start in range(0, len(pairs), self.batch_trajectories):
                 chunk = pairs[start:start + self.batch_trajectories]
-                inputs, fills = inference_batch(chunk, model.config)
+                inputs, fills = inference_batch(chunk, model.config, self.laws)
                 self.fallbacks.update({k: v for k, v in fills.items() if v})
                 q = model(inputs.to(device)).float().clamp(0.0, 1.0).cpu().numpy().astype(np.float64)
                 out += [q[row, :len(query)] for row, (_, query) in enumerate(chunk)]
@@ -198,6 +218,11 @@ class NeuNeuForecaster(ForecasterBase):
             record["trained_on"] = self.trained_on.to_dict()
         if self.result is not None:
             record["fills"] = self.result.fills
+        if self.laws is not None:
+            record["laws"] = self.laws.to_dict()
+        if self.init_from is not None and self.init_from.trained_on is not None:
+            record["pretrained_on"] = {"fingerprint": self.init_from.trained_on.fingerprint,
+                                       "n_series": self.init_from.trained_on.n_series}
         return record
 
     def save(self, directory: Path | str) -> None:
@@ -213,6 +238,8 @@ class NeuNeuForecaster(ForecasterBase):
         forecaster = cls(model.config, train_config, name=meta.get("name"), profile=meta.get("profile", "cpu"))
         forecaster.model = model
         forecaster.interval_scales = {k: tuple(v) for k, v in meta.get("interval_scales", {}).items()}
+        if "laws" in meta:
+            forecaster.laws = TaskLaws.from_dict(meta["laws"])
         if "trained_on" in meta:
             forecaster.trained_on = TrainingRecord.from_dict(meta["trained_on"])
             forecaster.split = forecaster.trained_on.split

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from neuneu import profiles
 from neuneu.contract import QUANTILES
+from neuneu.parametric import n_query_features
 
 LOSS_INPUTS: tuple[str, ...] = ("none", "mean", "vector", "hist", "sample", "law")
 """Loss-input variants; except "none", each is also the key of :attr:`neuneu.contract.Series.losses` it reads.
@@ -78,6 +79,7 @@ class NeuNeuConfig:
     residual_to_last: bool = True  # median = last observed accuracy + learned change
     separate_bos: bool = True  # a (BOS, query) token pair per target; False: one token (BOS vector + query)
     task_identity: bool = False  # beyond the paper (spec §9.18): a learned embedding of the task joins the prompt
+    parametric: bool = False  # beyond the paper: read the laws' forecasts (neuneu.parametric) and correct the anchor
     tasks: tuple[str, ...] = ()  # the tasks that have an embedding (filled from the training data); others: unknown
     d_model: int = 128
     n_layers: int = 3
@@ -106,6 +108,8 @@ class NeuNeuConfig:
             raise ConfigError(f"quantiles {self.quantiles} must be strictly increasing and contain 0.5")
         if self.max_context < 2:
             raise ConfigError(f"max_context must be at least 2, got {self.max_context}")
+        if self.parametric and self.time_axis == "index":
+            raise ConfigError("parametric inputs need a compute axis (time_axis tokens or flops), not index gaps")
         if not len(self.feature_kinds) == len(self.feature_center) == len(self.feature_scale):
             raise ConfigError("feature_kinds, feature_center and feature_scale must have the same length")
 
@@ -169,6 +173,9 @@ class NeuNeuInputs:
     ctx_loss: Tensor | None = None  # (B, L, F) at every context point (when loss_on_context)
     query_loss: Tensor | None = None  # (B, T, F) target minus context-end features (loss_given)
     task: Tensor | None = None  # (B,) int64 index into config.tasks plus one; 0 = unknown task
+    query_param: Tensor | None = None  # (B, T, P) the laws' forecasts minus the last value, and progress (parametric)
+    anchor: Tensor | None = None  # (B, T) the law forecast the median corrects (parametric)
+    ctx_param: Tensor | None = None  # (B, L, 1) each context point's residual from the law (parametric)
 
     def to(self, device: torch.device | str) -> NeuNeuInputs:
         """The same batch on ``device``."""
@@ -312,6 +319,9 @@ class NeuNeu(nn.Module):
                 self.query_loss_encoder = make_loss_encoder(config)
         else:
             self.no_loss_prompt = nn.Parameter(torch.randn(d) * 0.02)
+        if config.parametric:
+            self.param_embed = mlp(n_query_features(config.setting), d)
+            self.ctx_param_embed = nn.Linear(1, d)
         if config.task_identity:  # row 0 is the "unknown task" embedding (unseen tasks, task dropout in training)
             self.task_embed = nn.Embedding(len(config.tasks) + 1, d)
             nn.init.normal_(self.task_embed.weight, std=0.02)
@@ -345,7 +355,11 @@ class NeuNeu(nn.Module):
             x = block(x, positions, context_real)
         group = 2 if self.config.separate_bos else 1
         bos_states = self.final_norm(x[:, memory.shape[1]::group])  # (B, T, d): every BOS (or merged token)
-        return self._monotone_quantiles(self.head(bos_states).float(), inputs.last_value)
+        if self.config.parametric:
+            base = _required(inputs.anchor, "anchor").float()[..., None]
+        else:
+            base = inputs.last_value.float()[:, None, None].expand(*bos_states.shape[:2], 1)
+        return self._monotone_quantiles(self.head(bos_states).float(), base)
 
     def _context_tokens(self, inputs: NeuNeuInputs) -> Tensor:
         """[soft prompt, context tokens]; padded context slots are zeroed before embedding."""
@@ -353,6 +367,8 @@ class NeuNeu(nn.Module):
         values = torch.where(keep, inputs.ctx_value, 0.0)
         positions = torch.where(inputs.ctx_mask, inputs.ctx_pos, 0.0)
         tokens = self.value_embed(values) + self.pos_embed(positions[..., None])
+        if self.config.parametric:
+            tokens = tokens + self.ctx_param_embed(torch.where(keep, _required(inputs.ctx_param, "ctx_param"), 0.0))
         if not self.config.uses_losses:
             prompt = self.no_loss_prompt.expand(tokens.shape[0], -1)
         else:
@@ -367,6 +383,9 @@ class NeuNeu(nn.Module):
         """(BOS_t, query_t) pairs interleaved along the sequence, or one BOS + query_t token per target."""
         positions = torch.where(inputs.query_mask, inputs.query_pos, 0.0)
         query = self.pos_embed(positions[..., None]) + self.query_type
+        if self.config.parametric:
+            param = torch.where(inputs.query_mask[..., None], _required(inputs.query_param, "query_param"), 0.0)
+            query = query + self.param_embed(param)
         if self.config.uses_losses and self.config.setting == "loss_given":
             change = torch.where(inputs.query_mask[..., None], _required(inputs.query_loss, "query_loss"), 0.0)
             query = query + self.query_loss_encoder(change)
@@ -388,12 +407,13 @@ class NeuNeu(nn.Module):
             return torch.cat([ctx_positions, query_positions], dim=1)
         return torch.cat([ctx_positions, torch.stack([bos_positions, query_positions], dim=2).flatten(1)], dim=1)
 
-    def _monotone_quantiles(self, raw: Tensor, last_value: Tensor) -> Tensor:
-        """Median from the head (plus the last value if residual); other quantiles at cumulative softplus steps."""
+    def _monotone_quantiles(self, raw: Tensor, base: Tensor) -> Tensor:
+        """Median from the head plus ``base`` (B, T, 1): the last value (``residual_to_last``) or, for a parametric
+        model, the law's anchor; the other quantiles at cumulative softplus steps."""
         mid = self.config.quantiles.index(0.5)
         median = raw[..., mid : mid + 1]
-        if self.config.residual_to_last:
-            median = median + last_value.float()[:, None, None]
+        if self.config.residual_to_last or self.config.parametric:
+            median = median + base
         steps = F.softplus(raw)
         upper = median + torch.cumsum(steps[..., mid + 1 :], dim=-1)
         lower = median - torch.cumsum(steps[..., :mid].flip(-1), dim=-1).flip(-1)
@@ -402,7 +422,8 @@ class NeuNeu(nn.Module):
 
 def _required(tensor: Tensor | None, name: str) -> Tensor:
     if tensor is None:
-        what = "the task" if name == "task" else "losses"
+        what = {"task": "the task", "anchor": "parametric inputs", "query_param": "parametric inputs",
+                "ctx_param": "parametric inputs"}.get(name, "losses")
         raise ConfigError(f"this model reads {what}, but inputs.{name} is None")
     return tensor
 

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from neuneu.model import POOLED_KIND, NeuNeuConfig, NeuNeuInputs
+from neuneu.parametric import ContextTable, Law, LawSource, TaskLaws, context_table, n_query_features
 from neuneu.contract import Query, Series
 
 FEATURE_CLIP = 10.0  # standardised loss features beyond ±10 σ are outliers, not signal
@@ -61,7 +62,8 @@ class Trajectory:
     values: np.ndarray  # (n,) float32 accuracy
     features: np.ndarray | None  # (n, F) float32, or None for loss_input "none"
     task_index: int = 0  # 1 + position of the task in config.tasks; 0 = unknown (or no task identity)
-    fills: Counter | None = None  # what preparation had to fill in: nan_loss_feature, unseen_loss_kind
+    fills: Counter | None = None  # what preparation had to fill in: nan_loss_feature, unseen_loss_kind, …
+    tables: Mapping[int, ContextTable] | None = None  # parametric inputs per context end (parametric models)
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -77,6 +79,9 @@ class SampleSpec:
     target_features: np.ndarray | None = None  # (T, F) standardised loss features at the targets (loss_given)
     target_values: np.ndarray | None = None  # (T,) true accuracy (training and validation only)
     task_known: bool = True  # False: the model is told "unknown task" (task dropout while training)
+    target_param: np.ndarray | None = None  # (T, P) the laws' forecasts and progress (parametric)
+    target_anchor: np.ndarray | None = None  # (T,) the law forecast the median corrects (parametric)
+    context_param: np.ndarray | None = None  # (m, 1) the context points' residuals from the law (parametric)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -137,9 +142,15 @@ def standardise(features: np.ndarray, config: NeuNeuConfig, kind: str, fills: Co
     return np.nan_to_num(z, nan=0.0).astype(np.float32)
 
 
-def prepare(series: Series, config: NeuNeuConfig) -> Trajectory:
+ContextEnds = Callable[[int], Sequence[int]]  # the context ends to tabulate for n usable checkpoints
+
+
+def prepare(series: Series, config: NeuNeuConfig, *, law: Law | None = None,
+            context_ends: ContextEnds | None = None, cache: dict | None = None) -> Trajectory:
     """Validate ``series`` and keep its usable checkpoints (positive steps and compute), with their axis positions
-    and standardised loss features."""
+    and standardised loss features; for a parametric model also the tables of the laws' forecasts (``law``: the
+    task's law) at every context end ``context_ends(n)`` names for its n usable checkpoints, every later checkpoint
+    a target and the series' last checkpoint the run's end."""
     check_series(series)
     steps = np.asarray(series.steps)
     usable = steps > 0
@@ -156,13 +167,52 @@ def prepare(series: Series, config: NeuNeuConfig) -> Trajectory:
     if config.uses_losses:
         features = standardise(raw_loss_features(series, config.loss_input)[idx], config, loss_kind(series), fills)
     task_index = config.tasks.index(series.task) + 1 if series.task in config.tasks else 0
-    return Trajectory(series.run, series.task, steps[idx], axis,
-                      np.asarray(series.values, dtype=np.float32)[idx], features, task_index, fills)
+    values = np.asarray(series.values, dtype=np.float32)[idx]
+    tables = None
+    if config.parametric and context_ends is not None:
+        loss = _mean_loss(series)
+        loss = None if loss is None else loss[idx]
+        tables = {}
+        for c in context_ends(len(idx)):
+            if 0 <= c < len(idx) - 1:
+                query_loss = None if loss is None else loss[c + 1:]
+                tables[int(c)] = context_table(axis[:c + 1], values[:c + 1].astype(float),
+                                               None if loss is None else loss[:c + 1], axis[c + 1:], query_loss,
+                                               float(axis[-1]), law, config.setting, fills, cache)
+    return Trajectory(series.run, series.task, steps[idx], axis, values, features, task_index, fills, tables)
 
 
-def prepare_all(series: Sequence[Series], config: NeuNeuConfig) -> list[Trajectory]:
-    """:func:`prepare` every series (see its errors)."""
-    return [prepare(s, config) for s in series]
+def _mean_loss(series: Series) -> np.ndarray | None:
+    return np.asarray(series.losses["mean"], dtype=np.float64) if "mean" in series.losses else None
+
+
+def prepare_all(series: Sequence[Series], config: NeuNeuConfig, *, laws: LawSource | None = None,
+                context_ends: ContextEnds | None = None) -> list[Trajectory]:
+    """:func:`prepare` every series (see its errors); for a parametric model, ``laws`` gives each series its law
+    and ``context_ends`` the context ends to tabulate (one stage-1 loss fit is shared by all tasks of a run)."""
+    if not config.parametric or laws is None or context_ends is None:
+        return [prepare(s, config) for s in series]
+    cache: dict = {}
+    return [prepare(s, config, law=laws(s), context_ends=context_ends, cache=cache) for s in series]
+
+
+
+
+def training_context_ends(max_context_fraction: float, limit: int | None = None) -> ContextEnds:
+    """The context ends a training sample may draw: 0 … ⌊fraction · (n − 1)⌋ (at most n − 2), or ``limit`` of
+    them evenly spaced (always including the first and the last) when there are more — the synthetic prior's
+    many long trajectories need not tabulate every end."""
+    def ends(n: int) -> list[int]:
+        last = max(0, min(n - 2, int(max_context_fraction * (n - 1))))
+        if limit is None or last + 1 <= limit:
+            return list(range(last + 1))
+        return sorted(set(np.round(np.linspace(0, last, limit)).astype(int).tolist()))
+    return ends
+
+
+def anchored_context_end(context_ratio: float) -> ContextEnds:
+    """The one context end of the evaluation protocol, c = ⌊n · ratio⌋ (validation samples)."""
+    return lambda n: [int(np.floor(n * context_ratio))]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -219,9 +269,17 @@ def thin_context(indices: np.ndarray, max_len: int, rng: np.random.Generator | N
 
 
 def spec_from_indices(traj_index: int, traj: Trajectory, context: np.ndarray, targets: np.ndarray) -> SampleSpec:
-    """A sample whose targets are checkpoints ``targets`` of the same trajectory (truth known)."""
+    """A sample whose targets are checkpoints ``targets`` of the same trajectory (truth known); a parametric
+    trajectory supplies the laws' inputs from the table of the context end."""
     features = None if traj.features is None else traj.features[targets]
-    return SampleSpec(traj_index, context, traj.axis[targets], features, traj.values[targets])
+    spec = SampleSpec(traj_index, context, traj.axis[targets], features, traj.values[targets])
+    if traj.tables is not None:
+        c = int(context[-1])
+        table = traj.tables[c]
+        rows = np.asarray(targets) - c - 1
+        spec = replace(spec, target_param=table.features[rows], target_anchor=table.anchor[rows],
+                       context_param=table.residuals[np.asarray(context)][:, None])
+    return spec
 
 
 def draw_training_sample(trajs: Sequence[Trajectory], eligible: np.ndarray, rng: np.random.Generator, *,
@@ -235,7 +293,12 @@ def draw_training_sample(trajs: Sequence[Trajectory], eligible: np.ndarray, rng:
     traj_index = int(eligible[rng.integers(len(eligible))])
     n = len(trajs[traj_index])
     c_last = max(0, min(n - 2, int(max_context_fraction * (n - 1))))
-    c = int(rng.integers(c_last + 1))
+    traj = trajs[traj_index]
+    if traj.tables is None:
+        c = int(rng.integers(c_last + 1))
+    else:  # parametric: the tabulated ends (all of 0..c_last unless the table was thinned); the same draw then
+        ends = sorted(k for k in traj.tables if k <= c_last)
+        c = int(ends[rng.integers(len(ends))])
     horizon_end = n - 1 if max_horizon is None else min(n - 1, c + max_horizon)
     n_targets = min(targets_per_context, horizon_end - c)
     targets = np.sort(c + 1 + rng.choice(horizon_end - c, size=n_targets, replace=False))
@@ -296,6 +359,10 @@ def collate(trajs: Sequence[Trajectory], specs: Sequence[SampleSpec],
             arr["ctx_loss"] = np.zeros((batch, n_ctx, loss_dim), np.float32)
         if config.setting == "loss_given":
             arr["query_loss"] = np.zeros((batch, n_tgt, loss_dim), np.float32)
+    if config.parametric:
+        arr["query_param"] = np.zeros((batch, n_tgt, n_query_features(config.setting)), np.float32)
+        arr["anchor"] = np.zeros((batch, n_tgt), np.float32)
+        arr["ctx_param"] = np.zeros((batch, n_ctx, 1), np.float32)
     truth = np.full((batch, n_tgt), np.nan, np.float32)
     for row, spec in enumerate(specs):
         _fill_row(arr, truth, row, trajs[spec.traj], spec, config)
@@ -325,6 +392,13 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
             arr["ctx_loss"][row, :m] = context_features
         if "query_loss" in arr:
             arr["query_loss"][row, :t] = spec.target_features - end_features
+    if config.parametric:
+        if spec.target_param is None:
+            raise NeuNeuInputError(f"a parametric model needs the laws' inputs, but the sample of "
+                                   f"{traj.run}/{traj.task} has none (prepare it with a law)")
+        arr["query_param"][row, :t] = spec.target_param
+        arr["anchor"][row, :t] = spec.target_anchor
+        arr["ctx_param"][row, :m] = spec.context_param
     if spec.target_values is not None:
         truth[row, :t] = spec.target_values
 
@@ -333,10 +407,12 @@ def _fill_row(arr: dict[str, np.ndarray], truth: np.ndarray, row: int, traj: Tra
 # Inference
 
 
-def inference_spec(context: Series, query: Query, config: NeuNeuConfig,
-                   traj_index: int = 0) -> tuple[Trajectory, SampleSpec]:
+def inference_spec(context: Series, query: Query, config: NeuNeuConfig, traj_index: int = 0, *,
+                   law: Law | None = None, cache: dict | None = None) -> tuple[Trajectory, SampleSpec]:
     """The trajectory and sample for predicting ``query`` from all of ``context`` (thinned to max_context); the
-    trajectory's ``fills`` also count what the query's features needed."""
+    trajectory's ``fills`` also count what the query's features needed. A parametric model also gets the laws'
+    forecasts for the query (``law``: the task's law; the run's end is the query's planned final token count, or
+    its last target)."""
     traj = prepare(context, config)
     steps = np.asarray(query.steps, dtype=np.float64)
     context_end = float(traj.steps[-1])
@@ -355,7 +431,26 @@ def inference_spec(context: Series, query: Query, config: NeuNeuConfig,
         features = standardise(raw, config, loss_kind(context), query_fills)
         traj.fills["nan_loss_feature"] += query_fills["nan_loss_feature"]
     spec = SampleSpec(traj_index, thin_context(np.arange(len(traj)), config.max_context), target_axis, features)
+    if config.parametric:
+        spec = _with_parametric(spec, traj, context, query, config, law, cache)
     return traj, spec
+
+
+def _with_parametric(spec: SampleSpec, traj: Trajectory, context: Series, query: Query, config: NeuNeuConfig,
+                     law: Law | None, cache: dict | None) -> SampleSpec:
+    loss = _mean_loss(context)
+    usable = np.isin(np.asarray(context.steps), traj.steps)
+    loss = None if loss is None else loss[usable]
+    query_loss = None
+    if config.setting == "loss_given" and query.losses is not None and "mean" in query.losses:
+        query_loss = np.asarray(query.losses["mean"], dtype=np.float64)
+    final_x = float(spec.target_axis[-1])
+    if query.final_tokens is not None and config.time_axis == "tokens" and query.final_tokens > 0:
+        final_x = max(final_x, float(np.log(query.final_tokens)))
+    table = context_table(traj.axis, traj.values.astype(float), loss, spec.target_axis, query_loss, final_x, law,
+                          config.setting, traj.fills, cache)
+    return replace(spec, target_param=table.features, target_anchor=table.anchor,
+                   context_param=table.residuals[spec.context][:, None])
 
 
 def _query_axis(traj: Trajectory, query: Query, config: NeuNeuConfig) -> np.ndarray:
@@ -371,12 +466,17 @@ def _query_axis(traj: Trajectory, query: Query, config: NeuNeuConfig) -> np.ndar
     return np.log(compute)
 
 
-def inference_batch(pairs: Iterable[tuple[Series, Query]], config: NeuNeuConfig) -> tuple[NeuNeuInputs, Counter]:
+def inference_batch(pairs: Iterable[tuple[Series, Query]], config: NeuNeuConfig,
+                    laws: TaskLaws | None = None) -> tuple[NeuNeuInputs, Counter]:
     """One padded batch answering every (context, query) pair (B = number of pairs, T = their most targets), and
-    the count of every value preparation had to fill in (see :func:`standardise`)."""
-    trajs, specs, fills = [], [], Counter()
+    the count of every value preparation had to fill in (see :func:`standardise`). A parametric model needs the
+    ``laws`` it was trained with."""
+    trajs, specs, fills, cache = [], [], Counter(), {}
+    if config.parametric and laws is None:
+        raise NeuNeuInputError("a parametric model needs its laws (TaskLaws) to prepare inputs")
     for i, (context, query) in enumerate(pairs):
-        traj, spec = inference_spec(context, query, config, traj_index=i)
+        law = laws.for_task(context.task, fills) if config.parametric else None
+        traj, spec = inference_spec(context, query, config, traj_index=i, law=law, cache=cache)
         trajs.append(traj)
         specs.append(spec)
         fills.update(traj.fills or {})

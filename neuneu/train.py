@@ -28,7 +28,7 @@ import math
 import time
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -40,10 +40,10 @@ from tqdm import tqdm
 
 from neuneu import atomic, profiles
 from neuneu.contract import Series
-from neuneu.model import ConfigError, NeuNeu, NeuNeuConfig
+from neuneu.model import POOLED_KIND, ConfigError, NeuNeu, NeuNeuConfig
 from neuneu.profiles import show_progress
-from neuneu.samples import (SampleSpec, Trajectory, anchored_specs, collate, draw_training_sample, prepare_all,
-                            trainable, with_feature_stats)
+from neuneu.samples import (LawSource, SampleSpec, Trajectory, anchored_context_end, anchored_specs, collate,
+                            draw_training_sample, prepare_all, trainable, training_context_ends, with_feature_stats)
 from neuneu.splits import validation_by_run
 
 FORMAT = "neuneu-model"
@@ -80,6 +80,7 @@ class TrainConfig:
     drop_prob: float = 0.4
     max_horizon: int | None = None  # checkpoints ahead; None = to the end of the trajectory (covers evaluation)
     max_context_fraction: float = 1.0  # latest context end, as a fraction of the trajectory
+    context_ends_per_trajectory: int | None = None  # parametric: tabulate at most this many context ends (None: all)
     task_drop_prob: float = 0.2  # share of samples whose task is hidden (models with task identity only)
     val_fraction: float = 0.2  # share of replica groups held out when no validation series are given
     val_context_ratio: float = 0.2
@@ -289,6 +290,25 @@ def load_checkpoint(directory: Path, model: NeuNeu, optimizer: torch.optim.Optim
     return state
 
 
+def merged_feature_stats(pretrained: NeuNeuConfig, new: NeuNeuConfig) -> NeuNeuConfig:
+    """``pretrained``'s config (architecture and its statistics per loss kind, including the pooled ones) with the
+    statistics of every loss kind of ``new`` that it lacks or that the new data measures again. The two must
+    describe the same architecture (every field but the data statistics equal)."""
+    for f in fields(pretrained):
+        if f.name not in STAT_FIELDS and getattr(pretrained, f.name) != getattr(new, f.name):
+            raise TrainError(f"cannot fine-tune: the pretrained model has {f.name}={getattr(pretrained, f.name)!r}, "
+                             f"this run asks for {getattr(new, f.name)!r}")
+    if pretrained.loss_dim != new.loss_dim:
+        raise TrainError(f"cannot fine-tune: loss width {new.loss_dim} differs from the pretrained {pretrained.loss_dim}")
+    stats = {k: (c, s) for k, c, s in zip(pretrained.feature_kinds, pretrained.feature_center, pretrained.feature_scale)}
+    for kind, center, scale in zip(new.feature_kinds, new.feature_center, new.feature_scale):
+        if kind != POOLED_KIND:
+            stats[kind] = (center, scale)
+    kinds = [k for k in pretrained.feature_kinds] + sorted(k for k in stats if k not in pretrained.feature_kinds)
+    return replace(pretrained, feature_kinds=tuple(kinds), feature_center=tuple(stats[k][0] for k in kinds),
+                   feature_scale=tuple(stats[k][1] for k in kinds), tasks=new.tasks)
+
+
 def _check_resumable(directory: Path, model_config: NeuNeuConfig, train_config: TrainConfig) -> NeuNeuConfig:
     """The saved model config (with its feature statistics), after checking both configs match this call's."""
     meta = json.loads((Path(directory) / "checkpoint" / "state.json").read_text())
@@ -434,12 +454,17 @@ def _loop(run: _Run, stop_after_steps: int | None) -> bool:
 
 def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: TrainConfig, *,
           val_series: Sequence[Series] | None = None, out_dir: Path | str | None = None, resume: bool = False,
-          stop_after_steps: int | None = None, record: dict[str, Any] | None = None) -> TrainResult:
+          stop_after_steps: int | None = None, record: dict[str, Any] | None = None,
+          laws: LawSource | None = None, val_laws: LawSource | None = None,
+          init: NeuNeu | None = None) -> TrainResult:
     """Train NeuNeu on ``series`` and return the best model by validation loss.
 
     Validation uses ``val_series`` when given, else ``train_config.val_fraction`` of the replica groups of
     ``series`` (:func:`neuneu.splits.validation_by_run`). ``record`` (e.g. what the model was trained on) is
-    written into every config.json the run saves.
+    written into every config.json the run saves. A parametric model needs each training series' law (``laws``,
+    cross-fitted: never fitted on the series itself) and each validation series' (``val_laws``). ``init`` starts
+    from a trained model (fine-tuning a pretrained one): same architecture, its feature statistics kept and those
+    of the new data's loss kinds added (:func:`merged_feature_stats`).
     With ``resume=True`` and a checkpoint in ``out_dir``, training continues from it and ends exactly where an
     uninterrupted run would. ``stop_after_steps`` ends early after that many optimiser steps (a checkpoint is
     written), e.g. to split a long run.
@@ -451,7 +476,7 @@ def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: Tr
     train_series, held_out = (list(series), list(val_series)) if val_series is not None else \
         validation_by_run(series, fraction=train_config.val_fraction, seed=train_config.seed)
     with torch_threads(train_config.num_threads):
-        run = _setup(train_series, held_out, model_config, train_config, out, resume)
+        run = _setup(train_series, held_out, model_config, train_config, out, resume, laws, val_laws, init)
         run.record = dict(record or {})
         finished = _loop(run, stop_after_steps)
     if finished and (run.best_weights is None or not run.val_specs):
@@ -472,16 +497,24 @@ def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: Tr
 
 
 def _setup(train_series: list[Series], held_out: list[Series], model_config: NeuNeuConfig,
-           train_config: TrainConfig, out: Path | None, resume: bool) -> _Run:
+           train_config: TrainConfig, out: Path | None, resume: bool, laws: LawSource | None = None,
+           val_laws: LawSource | None = None, init: NeuNeu | None = None) -> _Run:
     """Seed, normalise, build model and optimiser, and restore a checkpoint when resuming."""
     resuming = resume and out is not None and (out / "checkpoint" / "state.json").exists()
     config = _check_resumable(out, model_config, train_config) if resuming else \
         with_feature_stats(model_config, train_series)
-    trajs = prepare_all(train_series, config)
+    if init is not None and not resuming:
+        config = merged_feature_stats(init.config, config)
+    if config.parametric and (laws is None or (held_out and val_laws is None)):
+        raise TrainError("a parametric model needs the laws of its training and validation series")
+    trajs = prepare_all(train_series, config, laws=laws,
+                        context_ends=training_context_ends(train_config.max_context_fraction,
+                                                           train_config.context_ends_per_trajectory))
     eligible = trainable(trajs)
     if len(eligible) == 0:
         raise TrainError("no training trajectory has two usable checkpoints")
-    val_trajs = prepare_all(held_out, config)
+    val_trajs = prepare_all(held_out, config, laws=val_laws,
+                            context_ends=anchored_context_end(train_config.val_context_ratio))
     val_specs = anchored_specs(val_trajs, train_config.val_context_ratio, config.max_context)
     if len(val_specs) > train_config.max_val_trajectories:  # a fixed, seed-chosen subset
         keep = np.random.default_rng([train_config.seed, 11]).choice(len(val_specs), train_config.max_val_trajectories,
@@ -490,6 +523,8 @@ def _setup(train_series: list[Series], held_out: list[Series], model_config: Neu
     device = pick_device(train_config.device)
     torch.manual_seed(train_config.seed)
     model = NeuNeu(config).to(device)
+    if init is not None and not resuming:
+        model.load_state_dict(init.state_dict())
     optimizer = make_optimizer(model, train_config)
     run = _Run(model, optimizer, train_config, trajs, eligible, val_trajs, val_specs, device, out, TrainState())
     if resuming:

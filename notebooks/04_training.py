@@ -41,13 +41,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from neuneu import evaluate, model, plots, samples, train, trajectories, zoo
+from neuneu import model, plots, profiles, samples, splits, train, zoo
 from neuneu.paths import BUILD_DIR
-from neuneu.profiles import check_profile
 
-check_profile(PROFILE)
+profiles.check_profile(PROFILE)
 FIG_DIR = BUILD_DIR / "figures" / "04_training"
-series = trajectories.to_series(trajectories.load_corpus())
+series = splits.load_pool("public")
 len(series)
 
 # %% [markdown]
@@ -69,7 +68,8 @@ len(series)
 rows = []
 for profile in ("smoke", "cpu", "full"):
     for loss_input in ("none", "mean", "hist", "sample"):
-        cfg = dataclasses.replace(model.config_for(profile), loss_input=loss_input, loss_dim=64 if loss_input == "hist" else 1)
+        cfg = dataclasses.replace(model.config_for(profile), loss_input=loss_input,
+                                  loss_dim=64 if loss_input == "hist" else 1)
         rows.append({"profile": profile, "loss_input": loss_input, "d_model": cfg.d_model, "layers": cfg.n_layers,
                      "heads": cfg.n_heads, "parameters": model.count_parameters(model.NeuNeu(cfg))})
 sizes = pd.DataFrame(rows).pivot(index=["profile", "d_model", "layers", "heads"], columns="loss_input", values="parameters")
@@ -85,15 +85,18 @@ sizes
 # A training sample is a trajectory, a context end drawn at random (from a single point up to a share of the
 # trajectory), interior context points dropped at random (so the model learns from irregular spacing), and several
 # targets after the context end, up to the end of the trajectory so that training covers evaluation's long
-# horizons. The validation split holds out whole runs: samples from one run never land on both sides.
+# horizons. Validation holds out whole replica groups of runs, chosen to look like the test: on held-out sizes,
+# the largest training size (760M), so early stopping and interval calibration see an extrapolation in size.
 
 # %%
-split_train, split_test = evaluate.make_split(series, "heldout-sizes")
-print(f"held-out sizes: {len(split_train)} training series "
-      f"({len({s.run for s in split_train})} runs), {len(split_test)} test series ({len({s.run for s in split_test})} runs)")
+split = splits.make_split(series, "heldout-sizes")
+fit, validation = split.fit_side(), split.validation_series()
+print(f"held-out sizes: fit on {len(fit)} series ({len(splits.runs_of(fit))} runs), validate on "
+      f"{len(validation)} ({len(splits.runs_of(validation))} runs: {sorted(splits.runs_of(validation))[:3]} …), "
+      f"test on {len(split.test)} ({len(splits.runs_of(split.test))} runs)")
 cfg = dataclasses.replace(model.config_for(PROFILE), loss_input="mean")
-example = next(s for s in split_train if s.run == "olmo-760M-1xC" and s.task == "hellaswag")
-traj = samples.prepare(example, samples.with_feature_stats(cfg, split_train))
+example = next(s for s in fit if s.run == "olmo-370M-1xC" and s.task == "hellaswag")
+traj = samples.prepare(example, samples.with_feature_stats(cfg, fit))
 rng = np.random.default_rng(0)
 spec = samples.draw_training_sample([traj], np.array([0]), rng, drop_prob=0.4, max_horizon=None,
                                     targets_per_context=6, max_context=cfg.max_context, max_context_fraction=0.6)
@@ -101,14 +104,16 @@ fig = plots.plot_training_sample(traj, spec, FIG_DIR)
 
 # %% [markdown]
 # ## Training on the public corpus
-# The committed default model is trained on the training side of the held-out-sizes split (OLMo ladder runs of
-# 190M–760M; 1B and 3B stay unseen) with the mean validation loss as its loss input. Every other split has its own
-# model trained the same way (`neuneu.zoo.DEFAULT_SPECS`).
+# The committed default model is trained on the fit side of the held-out-sizes split (OLMo ladder runs of
+# 190M–370M, validated on 760M; 1B and 3B stay unseen) with the mean validation loss as its loss input, once per
+# training seed. Every other split has its own models trained the same way (`neuneu.zoo.default_specs`), and
+# every weights folder records what it was trained on.
 
 # %%
 default_spec = zoo.ModelSpec("heldout-sizes", "forecast", "mean")
 forecaster = zoo.obtain(default_spec, series, PROFILE, retrain=RETRAIN or PROFILE != "cpu")
-print(forecaster.name, f"{model.count_parameters(forecaster.model):,} parameters")
+print(forecaster.name, f"{model.count_parameters(forecaster.model):,} parameters; trained on split "
+      f"{forecaster.trained_on.split!r}: {forecaster.trained_on.n_series} series of {len(forecaster.trained_on.runs)} runs")
 history = pd.DataFrame(zoo.history(default_spec, PROFILE))
 history.tail(3)
 
@@ -123,7 +128,7 @@ fig = plots.plot_training_curves(history, FIG_DIR, "training_curves")
 # %%
 def tiny_run() -> dict[str, torch.Tensor]:
     tiny = dataclasses.replace(model.config_for("smoke"), loss_input="mean")
-    result = train.train(split_train[:60], tiny, train.config_for("smoke"))
+    result = train.train(fit[:60], tiny, train.config_for("smoke"), val_series=validation[:20])
     return result.model.state_dict()
 
 

@@ -16,22 +16,23 @@
 # ## Overview
 # The paper's claim is that a learned scaling law forecasts downstream accuracy better than a fitted one. This
 # chapter tests it on our public corpus with one harness (`neuneu.evaluate`) that scores NeuNeu and every baseline
-# on exactly the same (run, task, target) cells, in two information settings that the paper mixes:
+# on exactly the same (run, task, target) cells, in the two information settings the paper mixes:
 #
 # * **forecast** — nothing measured after the context end is used (how one would use NeuNeu on a run in progress);
 # * **loss_given** — the target checkpoint's validation loss is known, which is what the paper's logistic law
 #   assumes.
 #
-# The context is the first 20% of each trajectory's checkpoints; every later checkpoint is a target (anchored
-# mode). Two splits stay within the OLMo ladder: **held-out sizes** (train on 190M–760M, test on 1B and 3B) and
-# **held-out compute multiplier** (train on 0.5–5× Chinchilla, test on 10×).
+# Two splits stay within the OLMo ladder: **held-out sizes** (train on 190M–760M, test on 1B and 3B) and
+# **held-out training length** (train on 0.5–5× Chinchilla compute, test on 10×).
 #
-# **You will learn:** the main error table; how it compares with the paper's numbers; how error grows with the
-# forecast horizon; and what NeuNeu's forecasts look like on real trajectories.
+# **You will learn:** how every number in the tables is defined; the main error table with its noise floor; how
+# it compares with the paper's numbers; whether a forecast gets a user's decisions right; how error grows with
+# the horizon; and what NeuNeu's forecasts look like on real trajectories.
 #
 # ## Prerequisites
 # Chapters 4 (NeuNeu) and 5 (baselines). Under `cpu` the NeuNeu models are the committed weights in
-# `data/weights/` (`RETRAIN = True` retrains them); `make bench` retrains and writes `_build/bench/summary.json`.
+# `data/weights/` (`RETRAIN = True` retrains them); `make bench` retrains everything and writes
+# `_build/bench/summary.json`.
 
 # %% tags=["parameters"]
 PROFILE = "cpu"
@@ -40,99 +41,140 @@ RETRAIN = False
 # %% [markdown]
 # ## Imports
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 
-from neuneu import bench, evaluate, plots, trajectories
+from neuneu import bench, evaluate, plots, profiles, report, splits
 from neuneu.paths import BUILD_DIR
-from neuneu.profiles import check_profile
 
-check_profile(PROFILE)
+profiles.check_profile(PROFILE)
 FIG_DIR = BUILD_DIR / "figures" / "06_results"
-SPLITS = ("heldout-sizes", "heldout-multiplier") if PROFILE != "smoke" else ("heldout-sizes",)
-series = trajectories.to_series(trajectories.load_corpus())
-if PROFILE == "smoke":  # a few tasks keep CI fast; the other profiles use every task
-    series = [s for s in series if s.task in ("hellaswag", "arc_easy", "piqa", "winogrande")]
+SPLITS = ("heldout-sizes", "heldout-multiplier")
+series = profiles.keep_tasks(splits.load_pool("public"), PROFILE)
 results = bench.evaluate_all(series, PROFILE, splits=SPLITS, retrain=RETRAIN)
 summary = results.summary
+seeds = profiles.profile(PROFILE).seeds
+print(f"{len(series)} series; NeuNeu numbers are means over {len(seeds)} training seed(s) {seeds}")
 
 # %% [markdown]
+# ## What every number means
+# * **Context and targets.** The context of a trajectory is its first checkpoints; every later checkpoint is a
+#   target, all forecast from that one context (*anchored*, as in the paper). Where the context ends is a
+#   *context rule*: the headline uses the paper's **index rule** (the first ⌊0.2 · N⌋ + 1 of N checkpoints); the
+#   **compute rule** keeps the checkpoints trained on at most 20% of the run's final tokens. On the OLMo ladder's
+#   evenly spaced checkpoints the two nearly coincide; on Pythia (chapter 7) they do not.
+# * **MAE / RMSE** — absolute / root-squared error of the median forecast, in accuracy points (0.01 = 1 point),
+#   averaged first over a trajectory's targets, then over (run, task) cells, so a long trajectory counts as much
+#   as a short one (the paper's aggregation).
+# * **noise floor** — not a forecaster: a leave-one-out smoother that sees the *whole* trajectory and predicts each
+#   target from its neighbours (three on each side, `neuneu.metrics.loo_smoother`). Its error estimates the
+#   irreducible checkpoint-to-checkpoint noise; **ratio** = a method's MAE / the noise floor's MAE on the same
+#   targets, so 1.0 would be as good as any forecast can be.
+# * **coverage80 / coverage50** — the share of truths inside NeuNeu's q10–q90 / q25–q75 interval (nominal 0.80 /
+#   0.50); intervals are widened by split-conformal calibration on the validation runs.
+# * **decision accuracy** — the share of real choices a forecast gets right. For every pair of test runs on one
+#   task that a user would compare — the same size trained for different lengths (*size*), different sizes at about
+#   the same final compute, within a factor 1.5 in FLOPs (*budget*), the same size and length on different data
+#   (*recipe*) — and whose true final accuracies differ by more than their checkpoint noise, does the forecast
+#   put the run that ends higher ahead? Reruns and seed replicas are never paired. (The paper's "ranking accuracy"
+#   is not defined in its code; ours is stated here and tested on a hand-made example in `tests/test_evaluate.py`.)
+# * **± sd** — NeuNeu's spread over its training seeds (baselines are deterministic).
+#
 # ## The main table
-# MAE in accuracy points (%), cell-averaged: the mean absolute error over a trajectory's targets, averaged over
-# (run, task) cells. Methods that read no losses score the same in both settings; `paper-logistic` exists only in
-# `loss_given`; `neuneu-mean` reads the mean loss up to the context end, `neuneu-mean-given` also at the target.
+# MAE (accuracy points) under the index rule, mean ± sd over seeds; bold marks the best forecaster of each column
+# (the noise floor is a reference, never "best"). `fc` = forecast, `lg` = loss_given; methods that read no
+# losses score the same in both settings; `paper-logistic` exists only in `loss_given`.
 
-# %%
-bench.main_table(summary, "mae")
+# %% tags=["hide-input"]
+report.markdown(report.results_table(summary, "mae", splits=SPLITS))
 
 # %% [markdown]
-# Per setting and split: the best method, NeuNeu's best variant, the best baseline, and NeuNeu's relative change
-# against it (negative = NeuNeu better).
+# The same errors as ratios to the noise floor:
 
-# %%
-bench.winners(summary)
+# %% tags=["hide-input"]
+report.markdown(report.results_table(summary, "mae_ratio", splits=SPLITS, spread=False))
 
-# %%
+# %% [markdown]
+# And under the compute rule:
+
+# %% tags=["hide-input"]
+report.markdown(report.results_table(summary, "mae", rule="compute", splits=SPLITS))
+
+# %% [markdown]
+# Per setting, split and context rule: the best forecaster, NeuNeu's best model against the best baseline
+# (negative % = NeuNeu better) and both as ratios to the noise floor.
+
+# %% tags=["hide-input"]
+report.markdown(report.records_table(bench.winners(summary).to_dict("records")), index=False)
+
+# %% tags=["hide-input"]
 bench.plot_mae_bars(summary, FIG_DIR)
 
 # %% [markdown]
-# Calibration and ranking: `coverage80` is the share of truths inside NeuNeu's q10–q90 interval (nominal 80%),
-# `coverage50` inside q25–q75 (nominal 50%). `ranking_accuracy` asks, for each task, whether every pair of test
-# runs is ordered correctly by their predicted final-checkpoint accuracy (pairs tied in truth skipped), averaged
-# over tasks (`neuneu.metrics.ranking_accuracy`).
+# ## Calibration and decisions
+# Coverage of NeuNeu's intervals and the decision accuracy of every forecaster, with the number of decision pairs
+# (pairs whose true gap is within the noise are left out).
 
-# %%
-bench.quality_table(summary)
+# %% tags=["hide-input"]
+quality = bench.quality_table(summary)
+report.markdown(report.records_table(quality[quality["method"] != evaluate.NOISE_FLOOR].to_dict("records")),
+                index=False)
 
 # %% [markdown]
 # ## Paper and reproduction, side by side
-# The paper's numbers come from DataDecide (144 training runs, 66 tasks, `acc_raw`), ours from the OLMo ladder
-# (figures above). The paper scores its logistic baseline with the true future loss at every checkpoint — our
-# `loss_given` setting — and NeuNeu with only the loss at the context end — our `forecast` setting.
+# The paper's numbers (from `data/paper_numbers.toml`, with their sources) come from DataDecide: 144 training runs,
+# 66 tasks, `acc_raw`, a CNN over per-token losses. Ours come from the OLMo ladder with the mean validation loss.
+# The paper scores its logistic baseline with the true future loss at every checkpoint — our `loss_given`
+# setting — and NeuNeu with only the loss at the context end — our `forecast` setting. Its ranking accuracy and
+# our decision accuracy are different definitions of the same idea.
 
-# %%
-best = summary[summary["split"] == "heldout-sizes"].set_index(["setting", "method"])
-neuneu_forecast = best.loc[("forecast", "neuneu-mean")]
-neuneu_given = best.loc[("loss_given", "neuneu-mean-given")]
-logistic = best.loc[("loss_given", "paper-logistic")]
-pd.DataFrame({
-    "paper (v1, DataDecide)": {"NeuNeu MAE (%)": 2.04, "logistic MAE (%)": 3.29, "NeuNeu ranking": 0.756,
-                               "logistic ranking": 0.633},
-    "ours, held-out sizes (forecast NeuNeu)": {
-        "NeuNeu MAE (%)": neuneu_forecast["mae"], "logistic MAE (%)": logistic["mae"],
-        "NeuNeu ranking": neuneu_forecast["ranking_accuracy"], "logistic ranking": logistic["ranking_accuracy"]},
-    "ours, held-out sizes (loss_given NeuNeu)": {
-        "NeuNeu MAE (%)": neuneu_given["mae"], "logistic MAE (%)": logistic["mae"],
-        "NeuNeu ranking": neuneu_given["ranking_accuracy"], "logistic ranking": logistic["ranking_accuracy"]},
-}).round(3)
+# %% tags=["hide-input"]
+paper = report.paper_numbers()
+held = summary[(summary["split"] == "heldout-sizes") & (summary["context_rule"] == "index")]
+cell = held.set_index(["setting", "method"])
+ours = {
+    "NeuNeu MAE": (cell.loc[("forecast", "neuneu-mean"), "mae"], cell.loc[("loss_given", "neuneu-mean-given"), "mae"]),
+    "logistic MAE": (cell.loc[("loss_given", "paper-logistic"), "mae"],) * 2,
+    "NeuNeu ranking / decisions": (cell.loc[("forecast", "neuneu-mean"), "decision_accuracy"],
+                                   cell.loc[("loss_given", "neuneu-mean-given"), "decision_accuracy"]),
+    "logistic ranking / decisions": (cell.loc[("loss_given", "paper-logistic"), "decision_accuracy"],) * 2,
+}
+quoted = {"NeuNeu MAE": "neuneu_mae_v1", "logistic MAE": "logistic_mae_v1",
+          "NeuNeu ranking / decisions": "neuneu_ranking", "logistic ranking / decisions": "logistic_ranking"}
+report.markdown(report.records_table([
+    {"quantity": name, "paper (v1, DataDecide)": paper[quoted[name]]["value"], "source": paper[quoted[name]]["source"],
+     "ours, held-out sizes (forecast NeuNeu)": ours[name][0], "ours, held-out sizes (loss_given NeuNeu)": ours[name][1]}
+    for name in ours]), index=False)
 
 # %% [markdown]
 # ## Error by forecast horizon
 # The further ahead, the harder. A fixed-form extrapolation degrades steadily with the horizon; a method that
-# reads the loss at the target (right panel) is nearly flat.
+# reads the loss at the target (right panel) is nearly flat; the noise floor shows what is left at every horizon.
 
-# %%
-horizon = evaluate.horizon_table(results.predictions[results.predictions["split"] == "heldout-sizes"])
+# %% tags=["hide-input"]
+predictions = results.predictions
+horizon = evaluate.horizon_table(predictions[(predictions["split"] == "heldout-sizes")
+                                             & (predictions["context_rule"] == "index")])
 fig = plots.plot_error_by_horizon(horizon, FIG_DIR, "error_by_horizon")
 
 # %% [markdown]
 # ## Forecasts on real trajectories
 # The paper's README figure (HellaSwag, DataDecide 750M) redrawn on a held-out OLMo run: truth as dots, the context
-# end dashed, NeuNeu's median with its q10–q90 band, and the strongest baselines.
+# end dashed, NeuNeu's median (first training seed) with its q10–q90 band, and the strongest baselines.
 
-# %%
+# %% tags=["hide-input"]
 by_key = {s.key: s for s in series}
 for run, task, setting in [("olmo-1B-5xC", "hellaswag", "forecast"), ("olmo-3B-1xC", "arc_easy", "forecast"),
                            ("olmo-1B-5xC", "hellaswag", "loss_given")]:
-    end, forecasts = bench.forecasts_for(results.predictions, run, task, split="heldout-sizes", setting=setting,
+    end, forecasts = bench.forecasts_for(predictions, run, task, split="heldout-sizes", setting=setting,
                                          methods=("paper-logistic", "two-stage", "linear-logcompute"))
     fig = plots.plot_forecasts(by_key[(run, task)], end, forecasts, FIG_DIR, f"forecast_{run}_{task}_{setting}")
 
 # %% [markdown]
 # ## Summary
-# * Every method is scored on the same targets, and the two information settings are reported apart — the
-#   paper's headline compares a `forecast`-style NeuNeu with a `loss_given` logistic.
-# * The tables above are the measured numbers of this run; the book's text makes no claim the tables do not show.
+# * Every method is scored on the same targets; the two information settings and the two context rules are
+#   reported apart; every error also appears as a multiple of the noise floor.
+# * The tables above are the measured numbers of this run; the text makes no claim the tables do not show.
 #
 # ### What's next
 # Chapter 7 asks the zero-shot questions: unseen families, unseen data recipes, unseen tasks.

@@ -32,14 +32,13 @@ RETRAIN = False
 # %% [markdown]
 # ## Imports
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 
-from neuneu import bench, collect, evaluate, plots, trajectories, zoo
+from neuneu import bench, plots, profiles, report, splits, zoo
 from neuneu.paths import BUILD_DIR
-from neuneu.profiles import check_profile
 
-check_profile(PROFILE)
+profiles.check_profile(PROFILE)
 FIG_DIR = BUILD_DIR / "figures" / "08_ablations"
 
 # %% [markdown]
@@ -51,27 +50,29 @@ FIG_DIR = BUILD_DIR / "figures" / "08_ablations"
 # per-token losses at fixed positions. All are trained with the same profile and scored by the same harness,
 # with the baselines alongside.
 
-# %%
-ml_series = collect.to_series()
-for split in zoo.MINILADDER_SPLITS:
-    ml_train, ml_test = evaluate.make_split(ml_series, split)
-    print(f"{split}\n  train: {sorted({s.run for s in ml_train})}\n  test:  {sorted({s.run for s in ml_test})}")
+# %% tags=["hide-input"]
+ml_series = splits.load_pool("miniladder")
+for name in splits.MINILADDER_SPLITS:
+    split = splits.make_split(ml_series, name)
+    print(f"{name}\n  fit:        {sorted(splits.runs_of(split.fit_side()))}\n"
+          f"  validation: {sorted(splits.runs_of(split.validation_series()))}\n"
+          f"  test:       {sorted(splits.runs_of(split.test))}")
 ml_root = BUILD_DIR / f"weights-miniladder-{PROFILE}"
-ml = bench.evaluate_all(ml_series, PROFILE, splits=zoo.MINILADDER_SPLITS, retrain=RETRAIN, weights_root=ml_root,
-                        specs=zoo.MINILADDER_SPECS)
-ablation = ml.summary[ml.summary["method"].str.startswith("neuneu") | ml.summary["method"].isin(
+ml = bench.evaluate_all(ml_series, PROFILE, splits=splits.MINILADDER_SPLITS, retrain=RETRAIN, weights_root=ml_root,
+                        specs=zoo.MINILADDER_SPECS, rules=("index",))
+ablation = ml.summary[(ml.summary["kind"] != "baseline") | ml.summary["method"].isin(
     ["last-value", "linear-logcompute", "two-stage", "paper-logistic"])]
-ablation.pivot_table(index="method", columns=["split", "setting"], values="mae").round(3)
+report.markdown(report.results_table(ablation, "mae", splits=splits.MINILADDER_SPLITS, spread=False))
 
 # %% [markdown]
 # The question in one table: per split and setting, the best per-token representation (histogram / DiffHist, or
 # the CNN) against the best of no loss and the mean loss.
 
-# %%
-bench.loss_representation_verdict(ablation)
+# %% tags=["hide-input"]
+report.markdown(report.records_table(bench.loss_representation_verdict(ablation).to_dict("records")), index=False)
 
-# %%
-for split in zoo.MINILADDER_SPLITS:
+# %% tags=["hide-input"]
+for split in splits.MINILADDER_SPLITS:
     fig = plots.plot_method_bars(ablation[ablation["split"] == split], "mae", FIG_DIR,
                                  f"{split}_loss_representation")
 
@@ -82,30 +83,31 @@ for split in zoo.MINILADDER_SPLITS:
 # with a learned task embedding (`-task`, the ablation paper-spec §9.18 suggests: the paper gives the model no
 # task identity); and NeuNeu reading the pooled paper logistic (`neuneu-law-given`: the law's accuracy at each
 # checkpoint's loss is a loss feature, `neuneu.hybrid`; `neuneu-law` is the same model in the forecast setting,
-# fed the two-stage baseline's extrapolated losses instead of the true ones). The law model asks whether NeuNeu
-# can at least learn a correction of the strongest loss_given baseline; compare it with `paper-logistic` in
-# chapter 6.
+# fed the two-stage baseline's extrapolated losses instead of the true ones, with intervals calibrated on that
+# path). The law model asks whether NeuNeu can at least learn a correction of the strongest loss_given baseline;
+# compare it with `paper-logistic` in chapter 6. The mean-loss rows are the headline models (mean ± sd over their
+# seeds); each ablation is one seed, so read differences below the seed spread as noise.
 
-# %%
-series = trajectories.to_series(trajectories.load_corpus())
-if PROFILE == "smoke":
-    series = [s for s in series if s.task in ("hellaswag", "arc_easy", "piqa", "winogrande")]
-public = bench.evaluate_all(series, PROFILE, splits=("heldout-sizes",), retrain=RETRAIN,
-                            specs=zoo.DEFAULT_SPECS + zoo.ABLATION_SPECS)
-rows = public.summary[public.summary["method"].str.startswith("neuneu")]
-rows[["setting", "method", "mae", "rmse", "coverage80", "coverage50", "ranking_accuracy"]].round(3)
+# %% tags=["hide-input"]
+series = profiles.keep_tasks(splits.load_pool("public"), PROFILE)
+public = bench.evaluate_all(series, PROFILE, splits=("heldout-sizes",), retrain=RETRAIN, rules=("index",),
+                            specs=zoo.default_specs(PROFILE) + zoo.ABLATION_SPECS)
+rows = public.summary[public.summary["kind"] != "baseline"]
+columns = ["setting", "method", "mae", "mae_sd", "n_seeds", "mae_ratio", "coverage80", "coverage50",
+           "decision_accuracy"]
+report.markdown(report.records_table(rows[columns].to_dict("records")), index=False)
 
 # %% [markdown]
 # ## Calibration
 # An 80% interval should contain the truth 80% of the time. Below, the empirical coverage of the q10–q90 and
 # q25–q75 intervals of every method that has quantiles, on the public held-out sizes and on the mini-ladder.
 
-# %%
+# %% tags=["hide-input"]
 quantiled = pd.concat([public.summary, ml.summary], ignore_index=True).dropna(subset=["coverage80"])
-calibration = quantiled[["split", "setting", "method", "coverage80", "coverage50"]].round(3)
-calibration
+report.markdown(report.records_table(
+    quantiled[["split", "setting", "method", "coverage80", "coverage50"]].to_dict("records")), index=False)
 
-# %%
+# %% tags=["hide-input"]
 fig = plots.plot_method_bars(quantiled[quantiled["split"] == "heldout-sizes"], "coverage80", FIG_DIR,
                              "coverage80_heldout_sizes")
 
