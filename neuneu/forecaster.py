@@ -126,7 +126,7 @@ class NeuNeuForecaster(ForecasterBase):
         self.result: TrainResult | None = None
         self.trained_on: TrainingRecord | None = None
         self.interval_scales: dict[str, Scales] = {}
-        self.laws: TaskLaws | None = None  # the laws a parametric model reads (fitted on its fit side)
+        self.laws: TaskLaws | None = None  # the laws a parametric model reads (fitted on its training side)
         self.init_from = init_from  # a pretrained model to fine-tune (its weights and statistics start training)
 
     @property
@@ -167,7 +167,7 @@ class NeuNeuForecaster(ForecasterBase):
                                             seed=self.seed)
         train_laws = val_laws = None
         if self.model_config.parametric and law_family is None:
-            self.laws = TaskLaws.fit(train)
+            self.laws = TaskLaws.fit(train)  # validation reads laws fitted without it, as the test will
             train_laws = cross_fitted(train, replica_group, folds=CROSS_FIT_FOLDS)
             val_laws = laws_for(self.laws)
         elif self.model_config.parametric:
@@ -181,6 +181,11 @@ class NeuNeuForecaster(ForecasterBase):
         self.fallbacks.update(self.result.fills)
         if law_family is None:  # a pretrained prior model is calibrated when it is fine-tuned, not before
             self.interval_scales = {DIRECT: conformal_scales(self.raw_quantiles, validation, self.config.setting)}
+        if self.model_config.parametric and law_family is None:
+            # From now on the model reads laws fitted on the whole training side (validation too), like the
+            # paper-logistic baseline: the law is a fit, not a learned weight, and the validation runs are the
+            # training side's best evidence about the test's extrapolation.
+            self.laws = TaskLaws.fit([*train, *validation])
         if self.out_dir is not None:  # the best weights are already there; add the record and the calibration
             self.save(self.out_dir)
         return self
