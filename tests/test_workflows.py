@@ -44,7 +44,7 @@ def test_actionlint_finds_nothing():
             pytest.fail(message)
         pytest.skip(message)
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert [f.name for f in files] == ["book.yml", "test.yml"]
+    assert {"book.yml", "test.yml"} <= {f.name for f in files}
     proc = subprocess.run([exe, "-no-color", *map(str, files)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     version = subprocess.run([exe, "-version"], capture_output=True, text=True).stdout.splitlines()[:1]
     assert proc.returncode == 0, f"actionlint {version} (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
