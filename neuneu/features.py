@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from neuneu import profiles
+from neuneu.sources import fetch
 
 # Reference-mode constants (paper-spec §3, per-element transform).
 REF_POSINF_LOSS = 10.0
@@ -386,8 +387,6 @@ def datadecide_histogram_path(kind: str = "invp") -> Path:
     """Fetch (sha256-verified, from the cache, the mirror or the URL) one shipped DataDecide-c4-300M histogram
     file and return its path. ``kind``: ``"invp"`` (64 bins of p on [0, 1)) or ``"nats"`` (32 bins of loss on
     [0, 15)). Raises ``neuneu.sources.SourceError`` when the file cannot be provided."""
-    from neuneu.sources import fetch  # imported here: features must stay importable without the catalog
-
     if kind not in DATADECIDE_HIST_FILES:
         raise FeatureError(f"kind must be one of {sorted(DATADECIDE_HIST_FILES)}, got {kind!r}")
     paths = fetch([DATADECIDE_HIST_SOURCE], progress=False)[DATADECIDE_HIST_SOURCE]

@@ -32,8 +32,17 @@ import numpy as np
 import torch
 
 from neuneu.baselines import Fallback, PaperLogistic, TwoStage
-from neuneu.contract import (Capabilities, ForecasterBase, ForecastInputError, Prediction, Query, Series,
-                             TrainingRecord, anchored_question, context_end)
+from neuneu.contract import (
+    Capabilities,
+    ForecasterBase,
+    ForecastInputError,
+    Prediction,
+    Query,
+    Series,
+    TrainingRecord,
+    anchored_question,
+    context_end,
+)
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws, cross_fitted, laws_for
@@ -127,6 +136,7 @@ class NeuNeuForecaster(ForecasterBase):
         self.trained_on: TrainingRecord | None = None
         self.interval_scales: dict[str, Scales] = {}
         self.laws: TaskLaws | None = None  # the laws a parametric model reads (fitted on its training side)
+        self.validation_laws: TaskLaws | None = None  # fitted without the validation runs (for calibration)
         self.init_from = init_from  # a pretrained model to fine-tune (its weights and statistics start training)
 
     @property
@@ -167,7 +177,7 @@ class NeuNeuForecaster(ForecasterBase):
                                             seed=self.seed)
         train_laws = val_laws = None
         if self.model_config.parametric and law_family is None:
-            self.laws = TaskLaws.fit(train)  # validation reads laws fitted without it, as the test will
+            self.laws = self.validation_laws = TaskLaws.fit(train)  # validation reads laws fitted without it
             train_laws = cross_fitted(train, replica_group, folds=CROSS_FIT_FOLDS)
             val_laws = laws_for(self.laws)
         elif self.model_config.parametric:
@@ -225,6 +235,8 @@ class NeuNeuForecaster(ForecasterBase):
             record["fills"] = self.result.fills
         if self.laws is not None:
             record["laws"] = self.laws.to_dict()
+        if self.validation_laws is not None:
+            record["validation_laws"] = self.validation_laws.to_dict()
         if self.init_from is not None and self.init_from.trained_on is not None:
             record["pretrained_on"] = {"fingerprint": self.init_from.trained_on.fingerprint,
                                        "n_series": self.init_from.trained_on.n_series}
@@ -245,6 +257,8 @@ class NeuNeuForecaster(ForecasterBase):
         forecaster.interval_scales = {k: tuple(v) for k, v in meta.get("interval_scales", {}).items()}
         if "laws" in meta:
             forecaster.laws = TaskLaws.from_dict(meta["laws"])
+        if "validation_laws" in meta:
+            forecaster.validation_laws = TaskLaws.from_dict(meta["validation_laws"])
         if "trained_on" in meta:
             forecaster.trained_on = TrainingRecord.from_dict(meta["trained_on"])
             forecaster.split = forecaster.trained_on.split
@@ -420,3 +434,76 @@ class LawNeuNeuForecast(ForecasterBase):
         """Save the shared weights with both calibrations."""
         self.given.save(directory)
 
+
+
+# --------------------------------------------------------------------------------------------- ensembles
+
+
+class EnsembleForecaster(ForecasterBase):
+    """The average of k trained NeuNeu models (their five quantiles averaged level by level, so the result is
+    monotone), with its own split-conformal interval calibration on the members' validation runs.
+
+    ``seed`` labels the replicate (which set of member seeds); ``members`` are fitted forecasters (one setting).
+    """
+
+    def __init__(self, members: Sequence[NeuNeuForecaster], *, name: str, seed: int = 0) -> None:
+        super().__init__()
+        if not members:
+            raise TrainError(f"{name}: an ensemble needs at least one member")
+        self.members, self._name, self._seed = list(members), name, seed
+        self.interval_scales: dict[str, Scales] = {}
+
+    name = property(lambda self: self._name)
+    seed = property(lambda self: self._seed)
+    result = property(lambda self: None)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.members[0].capabilities
+
+    @property
+    def trained_on(self) -> TrainingRecord | None:
+        """The union of what the members saw (runs and tasks), so the benchmark's check covers every member."""
+        records = [m.trained_on for m in self.members if m.trained_on is not None]
+        if not records:
+            return None
+        first = records[0]
+        runs = tuple(sorted({r for rec in records for r in rec.runs}))
+        tasks = tuple(sorted({t for rec in records for t in rec.tasks}))
+        return TrainingRecord(first.split, first.profile, self._seed, runs, tasks,
+                              max(rec.n_series for rec in records), first.fingerprint)
+
+    def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
+        """The members' calibrated quantiles, averaged per level."""
+        pairs = list(pairs)
+        answers = [member.predict_many(pairs) for member in self.members]
+        out = []
+        for i in range(len(pairs)):
+            q = np.mean([a[i].quantiles for a in answers], axis=0)
+            out.append(np.sort(q, axis=1))
+        for member in self.members:
+            self.fallbacks.update(member.fallbacks)
+            member.fallbacks.clear()
+        return out
+
+    def calibrate(self, held_out: Sequence[Series]) -> Scales:
+        """Widening factors of the averaged quantiles on ``held_out`` (the members' validation side), the members
+        reading the laws fitted without those runs, as in their own calibration."""
+        inference = [m.laws for m in self.members]
+        for m in self.members:
+            m.laws = m.validation_laws if m.validation_laws is not None else m.laws
+        try:
+            scales = conformal_scales(self.raw_quantiles, held_out, self.members[0].config.setting)
+        finally:
+            for m, laws in zip(self.members, inference):
+                m.laws = laws
+        self.interval_scales = {DIRECT: scales}
+        return scales
+
+    def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
+        pairs = list(pairs)
+        self.calls += len(pairs)
+        return _predictions(self.raw_quantiles(pairs), self.interval_scales.get(DIRECT, (1.0, 1.0)))
+
+    def predict(self, context: Series, query: Query) -> Prediction:
+        return self.predict_many([(context, query)])[0]

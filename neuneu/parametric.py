@@ -12,8 +12,9 @@ computed for every (trajectory, context end) of the training data and of the syn
 with the same code — the model sees the same inputs in pretraining, fine-tuning and prediction. They are close to,
 but not the same numbers as, the baselines' multi-start trust-region fits, which stay the reference methods.
 
-* :class:`Law` / :class:`TaskLaws` — the pooled per-task logistic a·σ(k(log L − L0)) + b, and a law pooled over
-  all tasks for tasks never seen; serialisable, so a trained model carries the laws it was trained with.
+* :class:`Law` / :class:`TaskLaws` — the pooled per-task logistic a·σ(k(log L − L0)) + b per loss kind, and a law
+  pooled over a kind's tasks for tasks never seen; serialisable, so a trained model carries the laws it was
+  trained with.
 * :func:`cross_fitted` — laws fitted *without* a series' own fold of runs: a training series' law features must be
   out of sample, as they are for a test series (an in-sample law fits a training run too well, and a model would
   learn to trust it too much); the prior uses it inside each synthetic ladder.
@@ -120,10 +121,13 @@ def _precise_law(loss: np.ndarray, acc: np.ndarray) -> Law | None:
 
 @dataclass(frozen=True)
 class TaskLaws:
-    """One law per task, pooled over the training runs, and one pooled over all tasks (for unseen tasks)."""
+    """Laws per loss kind: one per (kind, task), pooled over the training runs of that kind, and one per kind
+    pooled over its tasks (for a task never seen). A loss → accuracy law is only meaningful in the units it was
+    fitted in, so a series whose loss kind no training series had gets no law at all (its anchor is then the last
+    value), and that is counted."""
 
-    laws: Mapping[str, Law]
-    pooled: Law | None
+    laws: Mapping[str, Mapping[str, Law]]  # kind → task → law
+    pooled: Mapping[str, Law]  # kind → law over all its tasks
 
     @classmethod
     def fit(cls, series: Iterable[Series], loss_key: str = "mean", *, precise: bool = True) -> TaskLaws:
@@ -133,38 +137,56 @@ class TaskLaws:
         (:func:`neuneu.curves.fit_loss_logistic`), so the law a model reads is the baseline's law; otherwise the
         fast grid fit :func:`fit_law` (the synthetic prior fits thousands of laws)."""
         fit = _precise_law if precise else fit_law
-        by_task: dict[str, list[Series]] = {}
+        groups: dict[str, dict[str, list[Series]]] = {}
         for s in series:
             if loss_key in s.losses:
-                by_task.setdefault(s.task, []).append(s)
-        laws = {}
-        for task, group in sorted(by_task.items()):
-            law = fit(np.concatenate([s.losses[loss_key] for s in group]), np.concatenate([s.values for s in group]))
+                groups.setdefault(_kind(s), {}).setdefault(s.task, []).append(s)
+        laws: dict[str, dict[str, Law]] = {}
+        pooled: dict[str, Law] = {}
+        for kind, by_task in sorted(groups.items()):
+            laws[kind] = {}
+            for task, group in sorted(by_task.items()):
+                law = fit(np.concatenate([s.losses[loss_key] for s in group]),
+                          np.concatenate([s.values for s in group]))
+                if law is not None:
+                    laws[kind][task] = law
+            everything = [s for group in by_task.values() for s in group]
+            law = fit(np.concatenate([s.losses[loss_key] for s in everything]),
+                      np.concatenate([s.values for s in everything]))
             if law is not None:
-                laws[task] = law
-        everything = [s for group in by_task.values() for s in group]
-        pooled = fit(np.concatenate([s.losses[loss_key] for s in everything]),
-                     np.concatenate([s.values for s in everything])) if everything else None
+                pooled[kind] = law
         return cls(laws, pooled)
 
-    def for_task(self, task: str, fills: Counter | None = None) -> Law | None:
-        """The task's law, else the pooled one (counted as ``unseen_task_law``)."""
-        if task in self.laws:
-            return self.laws[task]
-        if fills is not None:
-            fills["unseen_task_law"] += 1
-        return self.pooled
+    def for_series(self, series: Series, fills: Counter | None = None) -> Law | None:
+        """The law of the series' loss kind and task (see :meth:`for_task`)."""
+        return self.for_task(series.task, _kind(series), fills)
+
+    def for_task(self, task: str, kind: str, fills: Counter | None = None) -> Law | None:
+        """The (kind, task) law; else the kind's pooled law (counted as ``unseen_task_law``); None for a kind no
+        training series had (counted as ``unseen_loss_kind_law``)."""
+        fills = fills if fills is not None else Counter()
+        if kind not in self.laws:
+            fills["unseen_loss_kind_law"] += 1
+            return None
+        if task in self.laws[kind]:
+            return self.laws[kind][task]
+        fills["unseen_task_law"] += 1
+        return self.pooled.get(kind)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
-        return {"laws": {t: law.to_list() for t, law in self.laws.items()},
-                "pooled": None if self.pooled is None else self.pooled.to_list()}
+        return {"laws": {k: {t: law.to_list() for t, law in by_task.items()} for k, by_task in self.laws.items()},
+                "pooled": {k: law.to_list() for k, law in self.pooled.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TaskLaws:
         """Inverse of :meth:`to_dict`."""
-        pooled = data.get("pooled")
-        return cls({t: Law(*v) for t, v in data["laws"].items()}, None if pooled is None else Law(*pooled))
+        return cls({k: {t: Law(*v) for t, v in by_task.items()} for k, by_task in data["laws"].items()},
+                   {k: Law(*v) for k, v in data["pooled"].items()})
+
+
+def _kind(series: Series) -> str:
+    return str(series.meta.get("loss_kind", "unknown"))
 
 
 LawSource = Callable[[Series], "Law | None"]  # each series' law
@@ -175,7 +197,7 @@ def laws_for(laws: TaskLaws | Mapping[str, TaskLaws], group: Callable[[Series], 
     """Each series' law: from one :class:`TaskLaws`, or (cross-fitting) from the laws of its ``group``."""
     def law(series: Series) -> Law | None:
         source = laws if isinstance(laws, TaskLaws) else laws[group(series)]
-        return source.for_task(series.task, fills)
+        return source.for_series(series, fills)
     return law
 
 

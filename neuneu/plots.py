@@ -270,3 +270,42 @@ def plot_method_bars(summary: pd.DataFrame, metric: str, out_dir: Path | str, na
     fig.tight_layout()
     save_figure(fig, table.reset_index(), out_dir, name)
     return fig
+
+
+def plot_run_forecast(series: list[Series], frame: pd.DataFrame, out_dir: Path | str, name: str,
+                      max_panels: int = 12) -> plt.Figure:
+    """One run's forecasts, one panel per task (at most ``max_panels``): the observed accuracy (context black,
+    later checkpoints grey), NeuNeu's median with its q10–q90 and q25–q75 bands, the context end dashed, and any
+    baseline in ``frame`` as a dashed line. ``frame``: rows of :func:`neuneu.predict.predict` for this run."""
+    tasks = list(dict.fromkeys(frame["task"]))[:max_panels]
+    cols = min(4, len(tasks))
+    rows_n = int(np.ceil(len(tasks) / cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 2.6 * rows_n), squeeze=False)
+    by_task = {s.task: s for s in series}
+    model = frame["method"].iloc[0]
+    for ax, task in zip(axes.flat, tasks):
+        s, g = by_task[task], frame[frame["task"] == task]
+        end = int(g["context_end_step"].iloc[0])
+        seen = np.asarray(s.steps) <= end
+        ax.scatter(np.asarray(s.tokens)[seen], np.asarray(s.values)[seen], s=8, color="black", zorder=5)
+        ax.scatter(np.asarray(s.tokens)[~seen], np.asarray(s.values)[~seen], s=8, color="0.6", zorder=5)
+        ax.axvline(float(np.asarray(s.tokens)[seen][-1]), color="0.5", ls="--", lw=1)
+        ours = g[g["method"] == model]
+        ax.fill_between(ours["tokens"], ours["q10"], ours["q90"], color="#1f77b4", alpha=0.15, lw=0)
+        ax.fill_between(ours["tokens"], ours["q25"], ours["q75"], color="#1f77b4", alpha=0.3, lw=0)
+        ax.plot(ours["tokens"], ours["median"], color="#1f77b4", lw=1.6, label=model)
+        for method, b in g[g["method"] != model].groupby("method", sort=False):
+            ax.plot(b["tokens"], b["median"], ls="--", lw=1, color=_method_color(method), label=method)
+        ax.set_xscale("log")
+        ax.set_title(task, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=6, loc="best")
+    fig.suptitle(f"{name}: context (black) and forecast (median, q25–q75, q10–q90)", fontsize=9)
+    fig.supxlabel("training tokens", fontsize=8)
+    fig.supylabel("accuracy", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, frame, out_dir, name)
+    plt.close(fig)
+    return fig

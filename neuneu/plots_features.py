@@ -15,8 +15,15 @@ import pandas as pd
 from matplotlib.colors import Normalize, SymLogNorm, TwoSlopeNorm
 from matplotlib.figure import Figure
 
+from neuneu.features import (
+    bin_centres,
+    bin_edges,
+    bin_labels,
+    check_histogram,
+    hist_summary_table,
+)
 from neuneu.plots import save_figure
-from neuneu.features import bin_centres, bin_edges, bin_labels, check_histogram, hist_summary_table
+
 
 def plot_worked_example(
     h_earlier: np.ndarray,

@@ -38,9 +38,16 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
-from neuneu.model import POOLED_KIND, NeuNeuConfig, NeuNeuInputs
-from neuneu.parametric import ContextTable, Law, LawSource, TaskLaws, context_table, n_query_features
 from neuneu.contract import Query, Series
+from neuneu.model import POOLED_KIND, NeuNeuConfig, NeuNeuInputs
+from neuneu.parametric import (
+    ContextTable,
+    Law,
+    LawSource,
+    TaskLaws,
+    context_table,
+    n_query_features,
+)
 
 FEATURE_CLIP = 10.0  # standardised loss features beyond ±10 σ are outliers, not signal
 SCALE_FLOOR = 1e-3  # histogram bins that barely move must not be blown up into noise
@@ -475,7 +482,7 @@ def inference_batch(pairs: Iterable[tuple[Series, Query]], config: NeuNeuConfig,
     if config.parametric and laws is None:
         raise NeuNeuInputError("a parametric model needs its laws (TaskLaws) to prepare inputs")
     for i, (context, query) in enumerate(pairs):
-        law = laws.for_task(context.task, fills) if config.parametric else None
+        law = laws.for_series(context, fills) if config.parametric else None
         traj, spec = inference_spec(context, query, config, traj_index=i, law=law, cache=cache)
         trajs.append(traj)
         specs.append(spec)

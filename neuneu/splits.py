@@ -38,7 +38,7 @@ from neuneu import trajectories
 from neuneu.collect import store as miniladder
 from neuneu.contract import Series
 
-POOLS: tuple[str, ...] = ("public", "miniladder")
+POOLS: tuple[str, ...] = ("public", "miniladder")  # and "user": a suite file (neuneu.suite)
 EXCLUDED_RUNS: frozenset[str] = frozenset({"olmo-2-peteish7", "olmo-2-peteish7_medlr", "olmo-2-peteish13"})
 LADDER_FAMILY = "olmo-2-ladder"  # the 190M–3B × 0.5–10×C ladder runs
 
@@ -170,6 +170,17 @@ def validate_on_groups(train: Sequence[Series], group: Callable[[Series], str], 
     n = min(len(groups) - 1, max(1, round(fraction * len(groups))))
     chosen = set(np.random.default_rng([seed, 7]).permutation(groups)[:n].tolist())
     return _keys(s for s in train if group(s) in chosen)
+
+
+def split_by_runs(series: Sequence[Series], *, name: str = "user", test_fraction: float = 0.3,
+                  seed: int = VALIDATION_SEED) -> Split:
+    """A by-run split of any suite (``neuneu evaluate --data``): a seeded share of the replica groups (at least one,
+    never all) is the test side, the rest the training side, with a validation fifth of its groups."""
+    test_keys = validate_on_groups(series, replica_group, fraction=test_fraction, seed=seed)
+    train = [s for s in series if s.key not in test_keys]
+    test = [s for s in series if s.key in test_keys]
+    return _checked(Split(name, train, test, validate_on_groups(train, replica_group, seed=seed),
+                          ("run", "replica"), pool="user"))
 
 
 def validation_by_run(series: Sequence[Series], *, fraction: float = VALIDATION_FRACTION,

@@ -42,8 +42,19 @@ from neuneu import atomic, profiles
 from neuneu.contract import Series
 from neuneu.model import POOLED_KIND, ConfigError, NeuNeu, NeuNeuConfig
 from neuneu.profiles import show_progress
-from neuneu.samples import (LawSource, SampleSpec, Trajectory, anchored_context_end, anchored_specs, collate,
-                            draw_training_sample, prepare_all, trainable, training_context_ends, with_feature_stats)
+from neuneu.samples import (
+    LawSource,
+    SampleSpec,
+    Trajectory,
+    anchored_context_end,
+    anchored_specs,
+    collate,
+    draw_training_sample,
+    prepare_all,
+    trainable,
+    training_context_ends,
+    with_feature_stats,
+)
 from neuneu.splits import validation_by_run
 
 FORMAT = "neuneu-model"
@@ -360,6 +371,7 @@ class _Run:
     state: TrainState
     best_weights: dict[str, torch.Tensor] | None = None
     record: dict[str, Any] = field(default_factory=dict)  # written into every saved config.json
+    fine_tuning: bool = False  # started from a trained model
 
 
 def _autocast(device: torch.device) -> torch.autocast:
@@ -410,7 +422,7 @@ def validation_loss(model: NeuNeu, trajs: Sequence[Trajectory], specs: Sequence[
 def _validate_and_keep_best(run: _Run) -> None:
     state = run.state
     val = validation_loss(run.model, run.val_trajs, run.val_specs, run.device) if run.val_specs else math.nan
-    train_loss = state.loss_sum / max(1, state.loss_count)
+    train_loss = state.loss_sum / state.loss_count if state.loss_count else math.nan
     state.history.append({"step": state.step, "epoch": state.epoch, "lr": learning_rate(state.step - 1, run.config),
                           "train_loss": train_loss, "val_loss": val})
     state.loss_sum, state.loss_count = 0.0, 0
@@ -428,6 +440,8 @@ def _loop(run: _Run, stop_after_steps: int | None) -> bool:
     """Train until the last epoch ends (True) or ``stop_after_steps`` optimiser steps are done (False)."""
     cfg, state = run.config, run.state
     bar = tqdm(total=cfg.total_steps, initial=state.step, disable=not show_progress(cfg.progress), desc="train NeuNeu")
+    if run.fine_tuning and state.step == 0 and run.val_specs:
+        _validate_and_keep_best(run)  # the pretrained model itself competes: fine-tuning must earn its place
     try:
         while state.epoch < cfg.epochs:
             while state.batch_in_epoch < cfg.steps_per_epoch:
@@ -526,7 +540,8 @@ def _setup(train_series: list[Series], held_out: list[Series], model_config: Neu
     if init is not None and not resuming:
         model.load_state_dict(init.state_dict())
     optimizer = make_optimizer(model, train_config)
-    run = _Run(model, optimizer, train_config, trajs, eligible, val_trajs, val_specs, device, out, TrainState())
+    run = _Run(model, optimizer, train_config, trajs, eligible, val_trajs, val_specs, device, out, TrainState(),
+               fine_tuning=init is not None)
     if resuming:
         run.state = load_checkpoint(out, model, optimizer)
         if (out / "model.safetensors").exists() and run.state.best_step >= 0:

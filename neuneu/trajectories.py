@@ -60,8 +60,8 @@ import numpy as np
 import pandas as pd
 
 from neuneu import atomic
-from neuneu.paths import CACHE_DIR, DATA_DIR
 from neuneu.contract import Series
+from neuneu.paths import CACHE_DIR, DATA_DIR
 from neuneu.sources import fetch
 
 ACC_COLUMNS = [

@@ -3,8 +3,9 @@
 Every model is named by a :class:`ModelSpec` — the evaluation split whose *training* side it sees, the information
 setting, the loss input and the training seed. It trains on the split's fit side and stops early and calibrates its
 intervals on the split's validation side (:mod:`neuneu.splits`), so it never sees a test series; its weights folder
-records that (:class:`~neuneu.contract.TrainingRecord`), and loading refuses a folder whose record does not match
-the spec or the current training data (:class:`StaleWeightsError`).
+records that (:class:`~neuneu.contract.TrainingRecord`), and loading refuses a committed folder whose record does
+not match the spec or the current training data (:class:`StaleWeightsError`); a build folder (smoke, full, the
+benchmark's) is a cache, so a stale one is retrained instead.
 
 Weights trained under the ``cpu`` profile are committed under ``data/weights/<name>/`` (safetensors + JSON config +
 training history), so ``make book`` reads them instead of retraining; under ``smoke`` (CI) and ``full`` (GPU) they
@@ -24,13 +25,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from neuneu import atomic, profiles
+from neuneu import atomic, prior, profiles
 from neuneu.contract import Series, TrainingRecord
-from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast, NeuNeuForecaster
+from neuneu.forecaster import (
+    DIRECT,
+    EnsembleForecaster,
+    LawNeuNeu,
+    LawNeuNeuForecast,
+    NeuNeuForecaster,
+    conformal_scales,
+)
 from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES
 from neuneu.model import config_for as model_config_for
+from neuneu.parametric import TaskLaws
 from neuneu.paths import BUILD_DIR, DATA_DIR
-from neuneu.splits import MINILADDER_SPLITS, PUBLIC_SPLITS, Split, load_pool, make_split, pool_of, validation_by_run
+from neuneu.splits import (
+    MINILADDER_SPLITS,
+    PUBLIC_SPLITS,
+    Split,
+    load_pool,
+    make_split,
+    pool_of,
+    validation_by_run,
+)
 from neuneu.train import TrainError
 from neuneu.train import config_for as train_config_for
 
@@ -52,25 +69,40 @@ class ModelSpec:
     budget: float = 1.0  # share of the profile's training samples (the small mini-ladder needs fewer)
     task_identity: bool = False  # a learned task embedding (beyond the paper; unseen tasks read "unknown")
     seed: int = 0
+    parametric: bool = False  # reads the laws' forecasts and corrects the law (neuneu.parametric)
+    pretrained: bool = False  # fine-tuned from the prior model of its setting and seed (split PRIOR: the prior one)
 
     @property
     def name(self) -> str:
-        """Folder name, e.g. ``heldout-sizes__vector-loss_given__s0`` or ``heldout-sizes__mean-forecast-task__s1``."""
+        """Folder name, e.g. ``heldout-sizes__vector-loss_given__s0`` or ``heldout-sizes__mean-forecast-param-ft__s1``."""
         axis = "" if self.time_axis == "tokens" else f"-{self.time_axis}"
         return (f"{self.split}__{self.loss_input}-{self.setting}{axis}{'-task' if self.task_identity else ''}"
+                f"{'-param' if self.parametric else ''}{'-prior' if self.prior_only else '-ft' if self.pretrained else ''}"
                 f"__s{self.seed}")
 
     @property
     def method(self) -> str:
-        """The method name in result tables (seeds share it), e.g. ``neuneu-mean-given`` or ``neuneu-mean-task``."""
-        return (f"neuneu-{self.loss_input}" + ("-given" if self.setting == "loss_given" else "")
-                + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
+        """The method name in result tables (seeds share it), e.g. ``neuneu-mean-given`` or ``neuneu-mean-task``;
+        the prior-only model is ``neuneu-prior``, a fine-tuned one ``neuneu-param-ft``."""
+        given = "-given" if self.setting == "loss_given" else ""
+        if self.split == PRIOR or self.prior_only:
+            return f"neuneu-prior{given}"
+        if self.parametric:
+            return f"neuneu-param{'-ft' if self.pretrained else '-real'}{given}"
+        return (f"neuneu-{self.loss_input}{given}" + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
                 + ("-task" if self.task_identity else ""))
 
     @property
+    def prior_only(self) -> bool:
+        """A pretrained model scored on a real split without fine-tuning (budget 0): it reads the split's laws and
+        is calibrated on its validation side, but takes no gradient step on a real run."""
+        return self.pretrained and self.budget == 0.0
+
+    @property
     def has_own_weights(self) -> bool:
-        """False for the forecast "law" model, which reuses the loss_given model's weights."""
-        return not (self.loss_input == "law" and self.setting == "forecast")
+        """False for the forecast "law" model, which reuses the loss_given model's weights, and for a prior-only
+        model, which is its prior model's weights."""
+        return not (self.loss_input == "law" and self.setting == "forecast") and not self.prior_only
 
 
 def seeded(specs: Sequence[ModelSpec], seeds: Sequence[int]) -> tuple[ModelSpec, ...]:
@@ -79,15 +111,24 @@ def seeded(specs: Sequence[ModelSpec], seeds: Sequence[int]) -> tuple[ModelSpec,
 
 
 SPLITS = PUBLIC_SPLITS
+PRIOR = "prior"  # the pseudo-split of models pretrained on the synthetic prior (they see no real run)
+GENERAL = "all"  # the pseudo-split of the general-purpose model `neuneu predict` uses: every public series
+PRIOR_SEED = 1000  # the prior of seed s is drawn with seed PRIOR_SEED + s; its validation ladders from PRIOR_VAL
+PRIOR_VAL_LADDERS, PRIOR_VAL_FIRST = 20, 10_000
 #: The headline models: per split, one model for each information setting, once per training seed of the profile.
 #: The loss input is the per-checkpoint mean validation loss, the one loss every public suite has (OLMo: mean of
 #: 11 domains; Pythia, BigScience: LAMBADA log-perplexity).
 BASE_SPECS: tuple[ModelSpec, ...] = tuple(
     ModelSpec(split, setting, "mean") for split in SPLITS for setting in ("forecast", "loss_given"))
-#: Ablations on held-out sizes (chapter 8), one seed each: no loss input; the paper's index gaps instead of
-#: log-compute; a task embedding (paper-spec §9.18); NeuNeu reading the pooled paper law ("law"; its forecast
-#: variant is the loss_given model fed extrapolated losses, so it has no weights of its own).
+#: Ablations on held-out sizes (chapter 8): the parametric model trained on real runs only (``neuneu-param-real``)
+#: and the prior model without fine-tuning (``neuneu-prior``), three seeds each; and, one seed each: no loss input; the paper's
+#: index gaps instead of log-compute; a task embedding (paper-spec §9.18); NeuNeu reading the pooled paper law
+#: ("law"; its forecast variant is the loss_given model fed extrapolated losses, so it has no weights of its own).
 ABLATION_SPECS: tuple[ModelSpec, ...] = (
+    *(ModelSpec("heldout-sizes", setting, "mean", parametric=True, seed=seed)
+      for setting in ("forecast", "loss_given") for seed in (0, 1, 2)),
+    *(ModelSpec("heldout-sizes", setting, "mean", parametric=True, pretrained=True, budget=0.0, seed=seed)
+      for setting in ("forecast", "loss_given") for seed in (0, 1, 2)),
     ModelSpec("heldout-sizes", "forecast", "none"),
     ModelSpec("heldout-sizes", "forecast", "none", "index"),
     ModelSpec("heldout-sizes", "forecast", "mean", task_identity=True),
@@ -106,9 +147,66 @@ MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
           for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample"))))
 
 
+def pretrained_spec(setting: str, seed: int) -> ModelSpec:
+    """The prior model of ``setting`` and ``seed``: parametric, mean loss, trained on the synthetic prior only."""
+    return ModelSpec(PRIOR, setting, "mean", parametric=True, seed=seed)
+
+
+#: The members of the default model of each split and setting: parametric NeuNeu pretrained on the prior,
+#: fine-tuned on the split's training side (one per seed of the profile).
+MEMBER_SPECS: tuple[ModelSpec, ...] = tuple(
+    ModelSpec(split, setting, "mean", parametric=True, pretrained=True) for split in SPLITS
+    for setting in ("forecast", "loss_given"))
+DEFAULT_NAMES = {"forecast": "neuneu", "loss_given": "neuneu-given"}
+
+
+@dataclass(frozen=True)
+class EnsembleSpec:
+    """The default NeuNeu of a split and setting: the average of ``members`` (calibrated on the split's
+    validation side), named ``neuneu`` (forecast) or ``neuneu-given`` (loss_given)."""
+
+    split: str
+    setting: str
+    members: tuple[ModelSpec, ...]
+    replicate: int = 0
+
+    @property
+    def method(self) -> str:
+        return DEFAULT_NAMES[self.setting]
+
+
 def default_specs(profile: str) -> tuple[ModelSpec, ...]:
-    """The headline models of ``profile``: :data:`BASE_SPECS` once per seed of the profile."""
-    return seeded(BASE_SPECS, profiles.profile(profile).seeds)
+    """The models behind the headline tables of ``profile``: the members of the default ensembles (one per seed),
+    and the mean-loss models of the paper's design (:data:`BASE_SPECS`, one per seed) for comparison."""
+    seeds = profiles.profile(profile).seeds
+    return seeded(MEMBER_SPECS, seeds) + seeded(BASE_SPECS, seeds)
+
+
+def default_ensembles(profile: str, splits: Sequence[str] = SPLITS) -> tuple[EnsembleSpec, ...]:
+    """The default NeuNeu of every split and setting: the members of every seed of ``profile``, averaged."""
+    seeds = profiles.profile(profile).seeds
+    return tuple(EnsembleSpec(m.split, m.setting, seeded([m], seeds)) for m in MEMBER_SPECS if m.split in splits)
+
+
+def general_ensembles(profile: str) -> tuple[EnsembleSpec, ...]:
+    """The general-purpose default models (``neuneu predict``): pretrained on the prior, fine-tuned on every public
+    series, one member per seed of ``profile``."""
+    seeds = profiles.profile(profile).seeds
+    return tuple(EnsembleSpec(GENERAL, setting, seeded([ModelSpec(GENERAL, setting, "mean", parametric=True,
+                                                                  pretrained=True)], seeds))
+                 for setting in ("forecast", "loss_given"))
+
+
+def general_split(series: Sequence[Series]) -> Split:
+    """Every public series as a training side (a fifth of the replica groups held out for validation), no test."""
+    fit, validation = validation_by_run(list(series))
+    return Split(GENERAL, [*fit, *validation], [], frozenset(s.key for s in validation), holds_out=(), pool="public")
+
+
+def pretrained_specs(profile: str) -> tuple[ModelSpec, ...]:
+    """Every prior model the members of ``profile`` start from."""
+    return tuple(pretrained_spec(setting, seed) for setting in ("forecast", "loss_given")
+                 for seed in profiles.profile(profile).seeds)
 
 
 def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path:
@@ -118,24 +216,42 @@ def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path
     return Path(root) / spec.name
 
 
-def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None) -> NeuNeuForecaster | LawNeuNeu:
+def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None,
+                init_from: NeuNeuForecaster | None = None) -> NeuNeuForecaster | LawNeuNeu:
     config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
-                                 time_axis=spec.time_axis, task_identity=spec.task_identity)
+                                 time_axis=spec.time_axis, task_identity=spec.task_identity,
+                                 parametric=spec.parametric)
     train_config = dataclasses.replace(train_config_for(profile), seed=spec.seed)
+    stage = profiles.profile(profile).pretrain if spec.split == PRIOR else \
+        profiles.profile(profile).finetune if spec.pretrained else {}
+    train_config = dataclasses.replace(train_config, **stage)
     if spec.budget != 1.0:
         train_config = dataclasses.replace(
             train_config,
             samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
     forecaster = NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method,
-                                  split=spec.split)
+                                  split=spec.split, init_from=init_from)
     return LawNeuNeu(forecaster) if spec.loss_input == "law" else forecaster
 
 
-def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None = None):
+def prior_split(profile: str, seed: int) -> Split:
+    """The synthetic prior of ``profile`` and ``seed`` as a split: training ladders, and separate validation
+    ladders (there is no test side: the prior model is tested on the real splits)."""
+    config = prior.config_for(profile)
+    train = prior.sample_prior(config, seed=PRIOR_SEED + seed)
+    validation = prior.sample_prior(dataclasses.replace(config, n_ladders=PRIOR_VAL_LADDERS), seed=PRIOR_SEED + seed,
+                                    first=PRIOR_VAL_FIRST)
+    return Split(PRIOR, [*train, *validation], validation[:1], frozenset(s.key for s in validation),
+                 holds_out=("run",), pool="prior")
+
+
+def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None = None,
+               init_from: NeuNeuForecaster | None = None):
     """Train the model ``spec`` names on ``split``'s fit side (validation side for early stopping and
     calibration); write it to ``out_dir`` when given."""
-    forecaster = _forecaster(spec, profile, out_dir)
-    forecaster.fit(split.fit_side(), split.validation_series())
+    forecaster = _forecaster(spec, profile, out_dir, init_from)
+    forecaster.fit(split.fit_side(), split.validation_series(),
+                   law_family=(lambda s: s.meta["family"]) if spec.split == PRIOR else None)
     if spec.loss_input == "law":  # calibrate the forecast path too, so both live in one folder
         LawNeuNeuForecast(forecaster).calibrate(split.validation_series())
     if out_dir is not None:
@@ -161,8 +277,13 @@ def check_record(model: NeuNeuForecaster, spec: ModelSpec, split: Split, folder:
 def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False,
            root: Path | None = None, split: Split | None = None):
     """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
-    there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them."""
-    split = split if split is not None else make_split(series, spec.split)
+    there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them. A
+    fine-tuned spec first obtains its prior model the same way (loaded, or pretrained on the prior)."""
+    if split is None:
+        split = prior_split(profile, spec.seed) if spec.split == PRIOR else \
+            general_split(series) if spec.split == GENERAL else make_split(series, spec.split)
+    if spec.prior_only:
+        return _prior_only(spec, profile, root, split)
     if not spec.has_own_weights:  # the loss_given law model, fed extrapolated losses
         given = obtain(dataclasses.replace(spec, setting="loss_given"), series, profile, retrain=retrain, root=root,
                        split=split)
@@ -173,16 +294,41 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
     folder = weights_dir(spec, profile, root)
     if not retrain and (folder / "model.safetensors").is_file():
         loaded = NeuNeuForecaster.load(folder)
-        check_record(loaded, spec, split, folder)
+        try:
+            check_record(loaded, spec, split, folder)
+        except StaleWeightsError:
+            if folder.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
+                raise  # committed weights are never silently replaced
+            return obtain(spec, series, profile, retrain=True, root=root, split=split)  # a build cache: rebuild
         loaded._name = spec.method
         if spec.loss_input == "law":  # the weights were trained with the law of the split's fit side
             return LawNeuNeu(loaded).fit_law(split.fit_side())
         return loaded
     if folder.exists():
         shutil.rmtree(folder)
-    model = train_spec(spec, split, profile, folder)
+    init = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root) if spec.pretrained else None
+    model = train_spec(spec, split, profile, folder, init)
     history = model.result.history if model.result is not None else []
     atomic.write_json(folder / "history.json", history, indent=1, sort_keys=False)
+    return model
+
+
+def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) -> NeuNeuForecaster:
+    """The prior model of ``spec``'s setting and seed, reading ``split``'s laws, calibrated on its validation."""
+    model = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root)
+    model._name = spec.method
+    model.split = spec.split
+    model.validation_laws = TaskLaws.fit(split.fit_side())
+    model.laws = model.validation_laws
+    model.interval_scales = {DIRECT: conformal_scales(model.raw_quantiles, split.validation_series(), spec.setting)}
+    model.laws = TaskLaws.fit(split.train)
+    return model
+
+
+def obtain_ensemble(ensemble: EnsembleSpec, members: Sequence[NeuNeuForecaster], split: Split) -> EnsembleForecaster:
+    """The default model of ``ensemble`` from its fitted ``members``, calibrated on the split's validation side."""
+    model = EnsembleForecaster(members, name=ensemble.method, seed=ensemble.replicate)
+    model.calibrate(split.validation_series())
     return model
 
 
@@ -200,9 +346,9 @@ def _retrain(job: tuple[list[ModelSpec], str, Path | None]) -> list[str]:
     specs, profile, root = job
     lines, pools = [], {}
     for spec in specs:
-        pool = pool_of(spec.split)
+        pool = "prior" if spec.split == PRIOR else "public" if spec.split == GENERAL else pool_of(spec.split)
         if pool not in pools:
-            pools[pool] = load_pool(pool)
+            pools[pool] = [] if pool == "prior" else load_pool(pool)
         model = obtain(spec, pools[pool], profile, retrain=True, root=root)
         result = model.result
         lines.append(f"{spec.name}: best val pinball {result.best_val_loss:.5f} at step {result.best_step} "
@@ -211,13 +357,19 @@ def _retrain(job: tuple[list[ModelSpec], str, Path | None]) -> list[str]:
 
 
 def retrain_all(specs: Sequence[ModelSpec], profile: str, *, jobs: int = 1, root: Path | None = None) -> list[str]:
-    """Retrain ``specs`` (those with weights of their own) in ``jobs`` processes; one line per model."""
+    """Retrain ``specs`` (those with weights of their own) in ``jobs`` processes; one line per model. The prior
+    models go first (every fine-tuned model starts from one), then the rest."""
     todo = [s for s in specs if s.has_own_weights]
-    shards = [todo[i::jobs] for i in range(max(1, jobs))]
-    if jobs <= 1:
-        return _retrain((todo, profile, root))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        return [line for lines in pool.map(_retrain, [(s, profile, root) for s in shards if s]) for line in lines]
+    stages = [[s for s in todo if s.split == PRIOR], [s for s in todo if s.split != PRIOR]]
+    lines = []
+    for stage in stages:
+        if jobs <= 1:
+            lines += _retrain((stage, profile, root))
+            continue
+        shards = [stage[i::jobs] for i in range(jobs)]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            lines += [line for part in pool.map(_retrain, [(s, profile, root) for s in shards if s]) for line in part]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="model folder names (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     args = parser.parse_args(argv)
-    specs = [s for s in default_specs(args.profile) + ABLATION_SPECS if args.only is None or s.name in args.only]
+    specs = [s for s in pretrained_specs(args.profile) + default_specs(args.profile) + ABLATION_SPECS
+             if args.only is None or s.name in args.only]
     for line in retrain_all(specs, args.profile, jobs=args.jobs):
         print(line)
     return 0

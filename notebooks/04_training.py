@@ -46,7 +46,7 @@ from neuneu.paths import BUILD_DIR
 
 profiles.check_profile(PROFILE)
 FIG_DIR = BUILD_DIR / "figures" / "04_training"
-series = splits.load_pool("public")
+series = profiles.keep_tasks(splits.load_pool("public"), PROFILE)
 len(series)
 
 # %% [markdown]

@@ -6,21 +6,33 @@ import numpy as np
 import pytest
 
 from neuneu.baselines import (
-    ETS,
     BASELINE_CLASSES,
+    ETS,
+    Baseline,
     LastValue,
     LinearLogCompute,
     PaperLogistic,
     PowerLaw,
     RunLogistic,
     TwoStage,
-    Baseline,
     default_baselines,
     periods_ahead,
 )
-from neuneu.contract import QUANTILES, ForecastInputError, Forecaster, Query, Series, check_inputs
-from neuneu.curves import (bounded_logistic_curve, fit_loss_logistic, fit_saturating_power, paper_logistic_curve,
-                           saturating_power_curve)
+from neuneu.contract import (
+    QUANTILES,
+    Forecaster,
+    ForecastInputError,
+    Query,
+    Series,
+    check_inputs,
+)
+from neuneu.curves import (
+    bounded_logistic_curve,
+    fit_loss_logistic,
+    fit_saturating_power,
+    paper_logistic_curve,
+    saturating_power_curve,
+)
 
 TRUE_LAW = (0.5, -8.0, 1.2, 0.25)  # a, k, L0, b of the paper's loss → accuracy law
 TRUE_LOSS_LAW = (2.0, -3.0, 0.3)  # loss = 2 + 3·(C/C0)^−0.3 as (limit, amp, alpha) of saturating_power_curve

@@ -4,7 +4,6 @@ test)."""
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from pathlib import Path
@@ -116,3 +115,18 @@ def test_cli_evaluate_refuses_weights_trained_on_the_test_split(tmp_path: Path, 
     assert err.startswith("neuneu evaluate: error: neuneu-mean (seed 0) was trained on ")
     assert "train it with `neuneu train --split heldout-sizes`" in err
     assert np.isfinite(len(split.test))
+
+
+def test_baseline_answers_are_cached_by_code_data_and_protocol(tmp_path: Path) -> None:
+    first = bench.run_benchmark([LinearLogCompute()], ladder(), splits=["heldout-sizes"], rules=("index",),
+                                cache=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2  # one entry per setting
+
+    broken = LinearLogCompute()
+    broken.predict = lambda context, query: (_ for _ in ()).throw(AssertionError("a cached evaluation must not "
+                                                                                 "predict again"))
+    second = bench.run_benchmark([broken], ladder(), splits=["heldout-sizes"], rules=("index",), cache=tmp_path)
+    pd.testing.assert_frame_equal(first.predictions, second.predictions)
+    third = bench.run_benchmark([LinearLogCompute()], ladder()[:4] + [curve_series("s9", size=3e9, seed=9)],
+                                splits=["heldout-sizes"], rules=("index",), cache=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 4 and not third.predictions.equals(first.predictions)  # new data

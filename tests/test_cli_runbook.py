@@ -38,3 +38,19 @@ def test_notebook_has_profile_parameter_and_skeleton(path):
     assert markdown.lstrip().startswith("# "), "first cell must be the chapter title"
     for heading in ("## Overview", "## Summary"):
         assert heading in markdown, f"{path.name} lacks {heading!r}"
+
+
+def test_executed_notebooks_hide_their_parameters_cells(tmp_path) -> None:
+    import nbformat
+
+    from neuneu.runbook import hide_parameters
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('PROFILE = "cpu"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('PROFILE = "smoke"', metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("1 + 1")])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, str(path))
+    hide_parameters(path)
+    tags = [c.metadata.get("tags", []) for c in nbformat.read(path, as_version=4).cells]
+    assert tags == [["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], []]

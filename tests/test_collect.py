@@ -36,11 +36,16 @@ from neuneu.collect import (
     write_manifest,
 )
 from neuneu.collect.config import checkpoint_steps
-from neuneu.collect.shards import revision_step
 from neuneu.collect.harness import ScorerLM, blimp_tasks, evaluate_blimp
 from neuneu.collect.references import CountLM
 from neuneu.collect.scoring import continuation_logprobs, token_losses
-from neuneu.collect.text import split_blocks, text_blocks, train_tokenizer, validation_documents
+from neuneu.collect.shards import revision_step
+from neuneu.collect.text import (
+    split_blocks,
+    text_blocks,
+    train_tokenizer,
+    validation_documents,
+)
 from neuneu.profiles import ProfileError
 
 torch.set_num_threads(1)
@@ -612,3 +617,16 @@ def test_slurm_launchers_parse_and_pass_arguments_the_cli_accepts(tmp_path):
     ]
     for call in calls:  # what each job hands to `neuneu collect` parses (minus the shard the array adds)
         parser.parse_args(["collect", *call.split(".sbatch ", 1)[1].split()])
+
+
+def test_a_smoke_collection_never_replaces_the_committed_suite(tmp_path) -> None:
+    from neuneu.collect.pipeline import DEFAULT_OUT, OverwriteError, check_target, default_out
+    from neuneu.paths import BUILD_DIR
+
+    assert default_out("cpu") == DEFAULT_OUT and default_out("smoke") == BUILD_DIR / "miniladder-smoke"
+    (tmp_path / "manifest.json").write_text('{"profile": "cpu"}')
+    check_target(tmp_path, "cpu")  # the same profile: resuming or refreshing is fine
+    with pytest.raises(OverwriteError, match=r"holds the 'cpu' collection; writing the 'smoke' profile there would "
+                                             r"replace it: choose another --out, or pass --overwrite$"):
+        check_target(tmp_path, "smoke")
+    check_target(tmp_path, "smoke", overwrite=True)

@@ -10,8 +10,18 @@ import numpy as np
 import pytest
 
 from neuneu import atomic, profiles
-from neuneu.contract import (Capabilities, EvaluationError, ForecasterBase, Prediction, TrainedOnTestError,
-                             TrainingRecord, anchored_question, check_unseen, compute_context_end, context_end)
+from neuneu.contract import (
+    Capabilities,
+    EvaluationError,
+    ForecasterBase,
+    Prediction,
+    TrainedOnTestError,
+    TrainingRecord,
+    anchored_question,
+    check_unseen,
+    compute_context_end,
+    context_end,
+)
 from neuneu.samples import synthetic_series
 
 

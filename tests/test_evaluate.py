@@ -7,8 +7,15 @@ import pytest
 
 from neuneu import evaluate as ev
 from neuneu.baselines import LastValue, PaperLogistic, default_baselines
-from neuneu.contract import (QUANTILE_COLUMNS, Capabilities, EvaluationError, ForecasterBase, Prediction, Series,
-                             context_end)
+from neuneu.contract import (
+    QUANTILE_COLUMNS,
+    Capabilities,
+    EvaluationError,
+    ForecasterBase,
+    Prediction,
+    Series,
+    context_end,
+)
 
 
 def curve_series(run, task="hellaswag", n=12, size=1e8, mult=1.0, source="olmo-ladder", family="olmo-2-ladder",

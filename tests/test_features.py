@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 from neuneu import features as F
-from neuneu.plots_features import plot_diffhist_heatmap, plot_histograms_over_training, plot_worked_example
+from neuneu.plots_features import (
+    plot_diffhist_heatmap,
+    plot_histograms_over_training,
+    plot_worked_example,
+)
 
 NAN = float("nan")
 # Worked example of paper-spec §3 (B = 4): checkpoint A, then a later checkpoint B. Entry 6 is padding (NaN).

@@ -10,10 +10,26 @@ import numpy as np
 import pytest
 
 from neuneu.baselines import PaperLogistic
-from neuneu.contract import ForecastInputError, Forecaster, Query, Series, anchored_question, context_end
+from neuneu.contract import (
+    Forecaster,
+    ForecastInputError,
+    Query,
+    Series,
+    anchored_question,
+    context_end,
+)
 from neuneu.evaluate import evaluate
-from neuneu.forecaster import (DIRECT, EXTRAPOLATED, LAW_KEY, LawNeuNeu, LawNeuNeuForecast, LawNotFittedError,
-                               NeuNeuForecaster, query_with_law, with_law)
+from neuneu.forecaster import (
+    DIRECT,
+    EXTRAPOLATED,
+    LAW_KEY,
+    LawNeuNeu,
+    LawNeuNeuForecast,
+    LawNotFittedError,
+    NeuNeuForecaster,
+    query_with_law,
+    with_law,
+)
 from neuneu.model import config_for as model_config_for
 from neuneu.samples import synthetic_series
 from neuneu.train import TrainError

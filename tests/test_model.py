@@ -8,8 +8,15 @@ import json
 import pytest
 import torch
 
-from neuneu.model import (LOSS_INPUTS, ConfigError, NeuNeu, NeuNeuConfig, NeuNeuInputs, config_for,
-                          count_parameters)
+from neuneu.model import (
+    LOSS_INPUTS,
+    ConfigError,
+    NeuNeu,
+    NeuNeuConfig,
+    NeuNeuInputs,
+    config_for,
+    count_parameters,
+)
 
 TOL = 1e-6
 

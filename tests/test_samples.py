@@ -7,11 +7,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-from neuneu.model import NeuNeuConfig, config_for
-from neuneu.samples import (NeuNeuInputError, anchored_specs, collate, draw_training_sample, inference_batch,
-                            inference_spec, prepare, prepare_all, synthetic_series, thin_context, trainable,
-                            with_feature_stats)
 from neuneu.contract import Query, Series, SeriesError
+from neuneu.model import NeuNeuConfig, config_for
+from neuneu.samples import (
+    NeuNeuInputError,
+    anchored_specs,
+    collate,
+    draw_training_sample,
+    inference_batch,
+    inference_spec,
+    prepare,
+    prepare_all,
+    synthetic_series,
+    thin_context,
+    trainable,
+    with_feature_stats,
+)
 
 
 @pytest.fixture(scope="module")

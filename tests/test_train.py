@@ -11,13 +11,22 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from neuneu.contract import QUANTILES, Series
 from neuneu.model import NeuNeu
 from neuneu.model import config_for as model_config_for
 from neuneu.samples import synthetic_series
-from neuneu.contract import QUANTILES, Series
-from neuneu.train import (TrainConfig, TrainError, WeightsError, config_for, learning_rate, load_model,
-                          make_optimizer, pinball_loss, save_model, train)
-
+from neuneu.train import (
+    TrainConfig,
+    TrainError,
+    WeightsError,
+    config_for,
+    learning_rate,
+    load_model,
+    make_optimizer,
+    pinball_loss,
+    save_model,
+    train,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

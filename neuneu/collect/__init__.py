@@ -27,7 +27,14 @@ launchers are in ``scripts/slurm/`` (``submit.sh N <collect arguments>`` chains 
 ``book/reproducibility.md`` ("Collecting at scale") gives the commands.
 """
 
-from neuneu.collect.config import PROFILES, CollectConfig, ModelSize, RunSpec, config_for
+from neuneu.collect.cli import register_cli
+from neuneu.collect.config import (
+    PROFILES,
+    CollectConfig,
+    ModelSize,
+    RunSpec,
+    config_for,
+)
 from neuneu.collect.errors import (
     CollectError,
     IncompleteShardsError,
@@ -35,11 +42,21 @@ from neuneu.collect.errors import (
     MissingWeightsError,
     ShardError,
 )
-from neuneu.collect.shards import Shard, Unit, parse_shard, read_checkpoints, read_manifest, write_manifest
 from neuneu.collect.pipeline import collect, merge_shards, miniladder_units
+from neuneu.collect.pretrained import (
+    collect_checkpoints,
+    collect_pretrained,
+    merge_checkpoints,
+)
+from neuneu.collect.shards import (
+    Shard,
+    Unit,
+    parse_shard,
+    read_checkpoints,
+    read_manifest,
+    write_manifest,
+)
 from neuneu.collect.store import MiniLadder, MiniLadderError, load_miniladder, to_series
-from neuneu.collect.pretrained import collect_checkpoints, collect_pretrained, merge_checkpoints
-from neuneu.collect.cli import register_cli
 
 __all__ = [
     "PROFILES", "CollectConfig", "ModelSize", "RunSpec", "config_for", "CollectError", "collect",

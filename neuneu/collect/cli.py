@@ -9,7 +9,13 @@ import torch
 
 from neuneu.collect.config import config_for
 from neuneu.collect.errors import CollectError
-from neuneu.collect.pipeline import DEFAULT_OUT, STAGES, collect, merge_shards, miniladder_units
+from neuneu.collect.pipeline import (
+    STAGES,
+    collect,
+    default_out,
+    merge_shards,
+    miniladder_units,
+)
 from neuneu.collect.pretrained import collect_checkpoints, merge_checkpoints
 from neuneu.collect.shards import read_checkpoints, write_manifest
 
@@ -22,8 +28,11 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collect", help="train and score the mini-ladder, or score pretrained checkpoints (resumable, "
                                        "shardable)")
     p.add_argument("--profile", default="cpu", help="smoke | cpu | full (default cpu)")
-    p.add_argument("--out", default=None, help="output directory (default data/miniladder; with --checkpoints "
+    p.add_argument("--out", default=None, help="output directory (default: data/miniladder for the cpu profile, "
+                                               "_build/miniladder-<profile> otherwise; with --checkpoints "
                                                "<work>/tables)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow replacing a collection of another profile in --out (never needed by default)")
     p.add_argument("--work", default=None, help="work directory, shared by all shards (default "
                                                 "data/cache/miniladder/<profile>-<hash>)")
     p.add_argument("--runs", nargs="*", default=None, help="only these runs (names like xs-prose-s0)")
@@ -77,9 +86,10 @@ def _cli_collect(args: argparse.Namespace) -> int:
             out = collect_checkpoints(args.checkpoints, profile=args.profile, out_dir=args.out, work_dir=args.work,
                                       device=args.device, progress=progress, shard=args.shard)
     elif args.merge is not None:
-        out = merge_shards(args.profile, args.merge, out_dir=args.out or DEFAULT_OUT, work_dir=args.work)
+        out = merge_shards(args.profile, args.merge, out_dir=args.out or default_out(args.profile), work_dir=args.work)
     else:
-        out = collect(args.profile, out_dir=args.out or DEFAULT_OUT, work_dir=args.work, runs=args.runs,
+        out = collect(args.profile, out_dir=args.out or default_out(args.profile), work_dir=args.work, runs=args.runs,
+                      overwrite=args.overwrite,
                       device=args.device, progress=progress, tables_only=args.tables_only, stage=args.stage,
                       shard=args.shard)
     print(out)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -46,9 +46,25 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neuneu.collect.config import RECIPES, CollectConfig, RunSpec, checkpoint_steps, config_for
-from neuneu.collect.errors import CollectError, ManifestError, MissingWeightsError, ShardError
-from neuneu.collect.files import atomic_directory, save_npy_atomic, save_npz_atomic, write_json_atomic
+from neuneu.collect.config import (
+    RECIPES,
+    CollectConfig,
+    RunSpec,
+    checkpoint_steps,
+    config_for,
+)
+from neuneu.collect.errors import (
+    CollectError,
+    ManifestError,
+    MissingWeightsError,
+    ShardError,
+)
+from neuneu.collect.files import (
+    atomic_directory,
+    save_npy_atomic,
+    save_npz_atomic,
+    write_json_atomic,
+)
 from neuneu.collect.harness import ScorerLM, blimp_tasks, evaluate_blimp
 from neuneu.collect.scoring import token_losses
 from neuneu.collect.shards import (
@@ -64,6 +80,7 @@ from neuneu.collect.shards import (
 )
 from neuneu.collect.store import collection_timings, reference_scores, write_outputs
 from neuneu.collect.text import (
+    Prepared,
     interleave,
     load_split,
     read_blimp,
@@ -80,10 +97,31 @@ from neuneu.collect.training import (
     save_weights,
     window_order,
 )
-from neuneu.paths import CACHE_DIR, DATA_DIR
+from neuneu.paths import BUILD_DIR, CACHE_DIR, DATA_DIR
 from neuneu.profiles import show_progress
 
-DEFAULT_OUT = DATA_DIR / "miniladder"
+DEFAULT_OUT = DATA_DIR / "miniladder"  # the committed cpu-profile collection
+
+
+class OverwriteError(CollectError):
+    """Writing a collection where another profile's collection lives (the committed cpu one), without asking."""
+
+
+def default_out(profile: str) -> Path:
+    """Where a profile's tables go by default: the committed folder for ``cpu``, a build folder otherwise — so a
+    quick smoke collection never replaces the committed suite."""
+    return DEFAULT_OUT if profile == "cpu" else BUILD_DIR / f"miniladder-{profile}"
+
+
+def check_target(target: Path, profile: str, overwrite: bool = False) -> None:
+    """Raise :class:`OverwriteError` when ``target`` holds a collection of another profile (unless ``overwrite``)."""
+    manifest = Path(target) / "manifest.json"
+    if overwrite or not manifest.is_file():
+        return
+    held = json.loads(manifest.read_text()).get("profile")
+    if held is not None and held != profile:
+        raise OverwriteError(f"{target} holds the {held!r} collection; writing the {profile!r} profile there would "
+                             f"replace it: choose another --out, or pass --overwrite")
 STAGES = ("all", "train", "score")
 MANIFEST_FILE = "checkpoints.tsv"
 
@@ -101,18 +139,6 @@ def config_hash(cfg: CollectConfig) -> str:
 
 def default_work_dir(cfg: CollectConfig) -> Path:
     return CACHE_DIR / "miniladder" / f"{cfg.profile}-{config_hash(cfg)}"
-
-
-@dataclass
-class Prepared:
-    """Text, tokenizer and BLiMP pairs shared by every run of a collection."""
-
-    tokenizer: object
-    val_tokens: np.ndarray
-    val_offsets: np.ndarray
-    streams: dict[str, np.ndarray]
-    blimp: dict[str, list[dict]]
-    sample_index: np.ndarray  # fixed positions (into val_tokens) of the per-token loss subsample
 
 
 def _check_recipes(cfg: CollectConfig) -> None:
@@ -379,6 +405,7 @@ def collect(
     tables_only: bool = False,
     stage: str = "all",
     shard: str | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Collect the mini-ladder of ``profile`` and write its tables to ``out_dir`` (None: leave them in the work dir).
 
@@ -414,6 +441,8 @@ def collect(
     tasks = blimp_tasks(prep.blimp)
     refs = reference_scores(cfg, prep, work)
     target = Path(out_dir) if out_dir is not None else work / "tables"
+    check_target(target, profile)
+    check_target(target, cfg.profile, overwrite)
     planned = [s.name for s in specs]
     infos = []
     for spec in specs:  # tables are rewritten after every finished run, so a long collection is usable early
@@ -503,5 +532,6 @@ def merge_shards(profile: str = "cpu", shards: int = 1, *, out_dir: Path | str |
     refs = reference_scores(cfg, prep, work)
     infos = [json.loads((work / "runs" / spec.name / "done.json").read_text()) for spec in specs]
     target = Path(out_dir) if out_dir is not None else work / "tables"
+    check_target(target, profile)
     _write_tables(cfg, prep, work, target, infos, refs, [s.name for s in specs], started)
     return target

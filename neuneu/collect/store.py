@@ -24,19 +24,18 @@ import importlib.metadata as md
 import platform
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
 from neuneu.collect.config import CollectConfig
 from neuneu.collect.files import save_npz_atomic, write_csv_atomic, write_json_atomic
-from neuneu.features import prob_histogram
+from neuneu.collect.references import CountLM, blimp_accuracy
+from neuneu.collect.text import Prepared
 from neuneu.contract import Series
+from neuneu.features import prob_histogram
 from neuneu.paths import DATA_DIR
-
-if TYPE_CHECKING:  # annotations only: the pipeline imports this module
-    from neuneu.collect.pipeline import Prepared
 
 SOURCE = "miniladder"
 FAMILY = "miniladder"
@@ -65,8 +64,6 @@ def reference_scores(cfg, prep, work: Path) -> pd.DataFrame:
 
     Always returned as read back from the cache file, so a collection that computes them and one that finds them
     cached (a resumed run, a merge) write the same values, to the digit."""
-    from neuneu.collect.references import CountLM, blimp_accuracy
-
     path = work / "references.csv"
     if path.exists():
         return pd.read_csv(path)

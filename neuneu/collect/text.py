@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from neuneu.collect.config import NLTK_CORPORA, TEXT_SOURCES
+from neuneu.sources import fetch
 
 EOS = "<|endoftext|>"
 BLOCK_CHARS = 2000
@@ -35,8 +36,6 @@ def source_files(source: str) -> list[Path]:
     """Local paths of a registered source's files, fetched (sha256-verified) through :func:`neuneu.sources.fetch`.
 
     This is the one place the collector touches the data catalog."""
-    from neuneu.sources import fetch
-
     return fetch([source], progress=False)[source]
 
 
@@ -222,3 +221,13 @@ def read_blimp(n_pairs: int, n_paradigms: int | None = None) -> dict[str, list[d
     return out
 
 
+@dataclass
+class Prepared:
+    """Text, tokenizer and BLiMP pairs shared by every run of a collection (built once by the pipeline)."""
+
+    tokenizer: object
+    val_tokens: np.ndarray
+    val_offsets: np.ndarray
+    streams: dict[str, np.ndarray]
+    blimp: dict[str, list[dict]]
+    sample_index: np.ndarray  # fixed positions (into val_tokens) of the per-token loss subsample

@@ -1,0 +1,119 @@
+"""Parametric inputs: the fast fits recover known laws, features are changes from the last value, laws are
+cross-fitted out of sample, the untrained parametric model is its anchor, and the prior draws realistic ladders."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from neuneu import parametric as P
+from neuneu import prior
+from neuneu.contract import anchored_question, context_end
+from neuneu.curves import paper_logistic_curve, saturating_power_curve
+from neuneu.model import NeuNeu
+from neuneu.model import config_for as model_config_for
+from neuneu.samples import inference_batch, synthetic_series, with_feature_stats
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_fit_law_recovers_a_known_law() -> None:
+    rng = np.random.default_rng(0)
+    loss = np.exp(rng.uniform(0.9, 1.6, 600))
+    truth = (0.45, -8.0, 1.25, 0.25)
+    acc = paper_logistic_curve(np.log(loss), *truth) + rng.normal(0, 0.003, 600)
+    for precise in (False, True):
+        laws = P.TaskLaws.fit([synthetic_like(loss, acc)], precise=precise)
+        law = laws.for_task("t", "synthetic")
+        np.testing.assert_allclose(law(loss), paper_logistic_curve(np.log(loss), *truth), atol=0.006)
+    assert P.fit_law(np.array([1.0, 2.0]), np.array([0.1, 0.2])) is None
+
+
+def synthetic_like(loss: np.ndarray, acc: np.ndarray):
+    s = synthetic_series(n_runs=1, n_tasks=1, n_points=len(loss))[0]
+    return dataclasses.replace(s, task="t", values=np.clip(acc, 0, 1), losses={"mean": loss})
+
+
+def test_stage1_and_power_law_recover_power_laws() -> None:
+    x = np.log(np.linspace(1e9, 2e10, 30))
+    loss = saturating_power_curve(x - x[0], 2.0, -1.5, 0.8)  # 2 + 1.5·(C/C0)^−0.8
+    future = np.log(np.linspace(2.2e10, 1e11, 5))
+    np.testing.assert_allclose(P.extrapolate_loss(x, loss, future),
+                               saturating_power_curve(future - x[0], 2.0, -1.5, 0.8), atol=0.01)
+    acc = saturating_power_curve(x - x[0], 0.7, 0.3, 0.6)
+    np.testing.assert_allclose(P.accuracy_power_law(x, acc, future),
+                               saturating_power_curve(future - x[0], 0.7, 0.3, 0.6), atol=0.01)
+    assert P.extrapolate_loss(x[:2], loss[:2], future) is None  # too few points
+    cache: dict = {}
+    P.extrapolate_loss(x, loss, future, cache)
+    assert len(cache) == 1 and P.extrapolate_loss(x, loss, future[:2], cache) is not None and len(cache) == 1
+
+
+def test_target_features_are_changes_from_the_last_value_and_fallbacks_are_counted() -> None:
+    s = synthetic_series(n_runs=2, n_tasks=1, n_points=20, seed=1)
+    law = P.TaskLaws.fit(s).for_task("task0", "synthetic")
+    x = P.log_compute(s[0].tokens, s[0].steps)
+    f, anchor = P.target_features(x[:6], s[0].values[:6], s[0].losses["mean"][:6], x[6:], s[0].losses["mean"][6:],
+                                  law, "loss_given")
+    assert f.shape == (14, len(P.LOSS_GIVEN_FEATURES))
+    np.testing.assert_allclose(f[:, 0] + s[0].values[5], law(s[0].losses["mean"][6:]), atol=1e-6)
+    np.testing.assert_allclose(anchor, law(s[0].losses["mean"][6:]), atol=1e-6)  # loss_given: the law at truth
+    fills = Counter()
+    f, anchor = P.target_features(x[:2], s[0].values[:2], s[0].losses["mean"][:2], x[2:], None, None, "forecast",
+                                  fills)
+    assert fills == {"no_law": 1, "power_law_failed": 1}
+    np.testing.assert_allclose(anchor, s[0].values[1])  # no law: the anchor is the last value
+    np.testing.assert_allclose(f, 0.0)
+
+
+def test_cross_fitted_laws_never_see_the_series_they_serve() -> None:
+    s = synthetic_series(n_runs=6, n_tasks=2, n_points=12, seed=2)
+    law_of = P.cross_fitted(s, lambda x: x.run, folds=3)
+    full = P.TaskLaws.fit(s).for_task("task0", "synthetic")
+    own = law_of(s[0])
+    assert own is not None and own != full
+    spiked = [dataclasses.replace(x, values=np.clip(x.values + (0.3 if x.run == "run0" else 0.0), 0, 1)) for x in s]
+    assert P.cross_fitted(spiked, lambda x: x.run, folds=3)(spiked[0]) == own  # run0's own values do not matter
+
+
+def test_an_untrained_parametric_model_predicts_its_anchor() -> None:
+    s = synthetic_series(n_runs=3, n_tasks=2, n_points=16, seed=4)
+    laws = P.TaskLaws.fit(s)
+    for setting in ("forecast", "loss_given"):
+        cfg = with_feature_stats(dataclasses.replace(model_config_for("smoke"), loss_input="mean", setting=setting,
+                                                     parametric=True), s)
+        model = NeuNeu(cfg).eval()
+        pairs = [anchored_question(x, context_end(x), setting) for x in s]
+        inputs, _ = inference_batch(pairs, cfg, laws)
+        with torch.no_grad():
+            q = model(inputs)
+        for row, (_, query) in enumerate(pairs):
+            np.testing.assert_allclose(q[row, :len(query), 2].numpy(), inputs.anchor[row, :len(query)].numpy(),
+                                       atol=1e-6)
+
+
+def test_the_prior_draws_ladders_in_realistic_ranges() -> None:
+    ladder = prior.sample_ladder(seed=0, index=3, config=prior.PriorConfig())
+    runs = {s.run for s in ladder}
+    assert len(runs) >= 3 and len({s.task for s in ladder}) >= 4
+    for s in ladder:
+        assert np.all(np.diff(s.steps) > 0) and np.all((s.values >= 0) & (s.values <= 1))
+        assert 1.0 < s.losses["mean"][-1] < s.losses["mean"][0] <= prior.MAX_LOSS + 0.1
+        assert s.meta["loss_kind"] == "prior" and s.meta["shape"] in prior.TASK_KINDS
+    again = prior.sample_ladder(seed=0, index=3, config=prior.PriorConfig())
+    assert all(np.array_equal(a.values, b.values) for a, b in zip(ladder, again))  # seeded
+    rate = prior.sampling_rate(prior.PriorConfig(n_ladders=3))
+    assert rate["series_per_s"] > 100
+
+
+def test_learning_rate_shapes() -> None:
+    p = np.array([0.005, 0.5, 0.95, 1.0])
+    np.testing.assert_allclose(prior.learning_rate_shape(p, "constant")[1:], 1.0)
+    cosine = prior.learning_rate_shape(p, "cosine")
+    assert cosine[1] == pytest.approx(0.55) and cosine[-1] == pytest.approx(0.1)
+    wsd = prior.learning_rate_shape(p, "wsd", 0.1)
+    assert wsd[1] == 1.0 and wsd[2] == pytest.approx(0.5) and wsd[3] == 0.0
