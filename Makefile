@@ -54,10 +54,10 @@ test: $(FETCHED)
 	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
 
 bench: $(FETCHED)
-	$(PY) -m neuneu.bench --profile cpu
+	$(PY) -m neuneu.bench --profile cpu --jobs $(JOBS)
 
 weights: $(FETCHED)
-	$(PY) -m neuneu.zoo --profile cpu
+	$(PY) -m neuneu.zoo --profile cpu --jobs $(JOBS)
 
 clean:
 	rm -rf _build

@@ -159,6 +159,18 @@ def predict(series: Sequence[Series], request: Request, model: Forecaster, *,
     return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
 
 
+def latency(series: Sequence[Series], model: Forecaster, request: Request, repeats: int = 3) -> dict[str, float]:
+    """Milliseconds per trajectory of :func:`predict` after start-up (the best of ``repeats`` runs, so a busy
+    machine's hiccup does not count): what ``make bench`` reports for ``neuneu predict``."""
+    predict(series[:1], request, model)  # warm-up: imports, first allocations
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        predict(series, request, model)
+        best = min(best, time.perf_counter() - start)
+    return {"ms_per_trajectory": 1000 * best / len(series), "trajectories": len(series)}
+
+
 def select(series: Sequence[Series], runs: Sequence[str] | None, tasks: Sequence[str] | None) -> list[Series]:
     """``series`` of the chosen runs and tasks; a named error for a run or task the file does not have."""
     have_runs, have_tasks = {s.run for s in series}, {s.task for s in series}
