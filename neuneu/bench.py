@@ -43,10 +43,12 @@ from neuneu.contract import (
     Series,
     TrainingRecord,
     check_unseen,
+    context_end,
+    cut_context,
 )
 from neuneu.forecaster import NeuNeuForecaster
 from neuneu.paths import BUILD_DIR
-from neuneu.predict import default_model, with_user_laws
+from neuneu.predict import Request, default_model, latency, with_user_laws
 from neuneu.splits import SPLITS, Split, load_pool, make_split, pool_of, split_by_runs
 from neuneu.suite import read_suite
 
@@ -168,7 +170,9 @@ def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, sp
                     todo = [m for m in group if m.name not in reusable]
 
                     def compute(todo=todo, reference=reference):
-                        return evaluate.evaluate(fitted(todo), split.test, setting=setting, split=name, mode=mode,
+                        # only the baselines are fitted here: a learned model is scored exactly as trained
+                        chosen = fitted(todo) if reference else todo
+                        return evaluate.evaluate(chosen, split.test, setting=setting, split=name, mode=mode,
                                                  context_ratio=context_ratio, context_rule=rule,
                                                  reference=reference, progress=progress)
 
@@ -279,12 +283,15 @@ def quality_table(summary: pd.DataFrame, rule: str = HEADLINE_RULE) -> pd.DataFr
 def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
                   methods: Sequence[str], rule: str = HEADLINE_RULE) -> tuple[int, dict]:
     """(context end, {method: (median, quantiles)}) of one trajectory — what :func:`neuneu.plots.plot_forecasts`
-    draws. NeuNeu models are always included (their first seed); others only if named in ``methods``."""
+    draws. The default NeuNeu is always included (else every NeuNeu model, its first seed); others only if named in
+    ``methods``."""
     rows = predictions[(predictions["run"] == run) & (predictions["task"] == task) & (predictions["split"] == split)
                        & (predictions["setting"] == setting) & (predictions["context_rule"] == rule)]
     out = {}
+    defaults = set(zoo.DEFAULT_NAMES.values()) & set(rows["method"])
     for method, g in rows.groupby("method", sort=False):
-        if (g["kind"].iloc[0] == "neuneu") or method in methods:
+        ours = method in defaults if defaults else g["kind"].iloc[0] == "neuneu"
+        if ours or method in methods:
             g = g[g["seed"] == g["seed"].min()].sort_values("target_idx")
             out[method] = (g["median"].to_numpy(), g[list(QUANTILE_COLUMNS)].to_numpy())
     return int(rows["context_end"].iloc[0]), out
@@ -424,6 +431,14 @@ def print_summary(summary: pd.DataFrame) -> None:
         print(f"\nMAE (accuracy points), {HEADLINE_RULE} rule, methods × (setting, split):\n", main_table(summary))
 
 
+def predict_latency(series: Sequence[Series], profile: str = "cpu") -> dict[str, float]:
+    """``neuneu predict``'s time per trajectory after start-up, with the general-purpose forecast model: each series
+    cut to its first 20% of checkpoints and forecast to the longest run's final token count (12 targets each)."""
+    contexts = [cut_context(s, context_end(s)) for s in series]
+    request = Request(until_tokens=2 * max(float(s.tokens[-1]) for s in series))
+    return latency(contexts, default_model("forecast", profile), request)
+
+
 def collection_overhead(profile: str = "smoke") -> dict:
     """The mini-ladder's overhead targets (per-token scoring vs a bare forward loop; lm-eval vs direct BLiMP)."""
     return measure_collection_overhead(profile)
@@ -454,11 +469,14 @@ def main(argv: list[str] | None = None) -> int:
     results = evaluate_all(series, args.profile, splits=args.splits, specs=specs, weights_root=root, progress=True)
     results.train_seconds.update(train_seconds)
     extra = {} if args.no_collection else {"collection": collection_overhead(args.profile)}
+    extra["predict"] = predict_latency(make_split(series, "heldout-sizes").test, args.profile)
     paths = write_results(results, args.out, extra)
     print_summary(results.summary)
     print(f"\npredict ms/trajectory (NeuNeu, batched, CPU): {results.predict_ms_per_trajectory:.2f}")
-    if extra:
+    if "collection" in extra:
         print("collection overhead:", json.dumps(extra["collection"], default=float))
+    print(f"neuneu predict: {extra['predict']['ms_per_trajectory']:.1f} ms per trajectory after start-up "
+          f"({extra['predict']['trajectories']} trajectories)")
     print(f"wrote {paths['summary.json']}")
     if args.record:
         atomic.write_bytes(zoo.BENCH_RECORD, paths["summary.json"].read_bytes())

@@ -84,6 +84,19 @@ def test_run_benchmark_refuses_a_model_trained_on_the_test(tmp_path: Path) -> No
         bench.run_benchmark([], series, splits=["heldout-sizes"], trained={"heldout-sizes": [model]})
 
 
+def test_run_benchmark_scores_a_learned_model_as_trained_and_never_refits_it(tmp_path: Path) -> None:
+    series = ladder()
+    model = NeuNeuForecaster(dataclasses.replace(model_config_for("smoke"), loss_input="mean"),
+                             dataclasses.replace(train_config_for("smoke"), progress=False))
+    model.fit(series[:2], series[2:3])
+    weights = {k: v.clone() for k, v in model.model.state_dict().items()}
+    model.fit = lambda *args, **kwargs: (_ for _ in ()).throw(AssertionError("the harness refitted a learned model"))
+    results = bench.run_benchmark([LinearLogCompute()], series, splits=["heldout-sizes"],
+                                  trained={"heldout-sizes": [model]}, rules=("index",), cache=None)
+    assert all(np.array_equal(weights[k], v) for k, v in model.model.state_dict().items())
+    assert "neuneu-mean" in set(results.predictions["method"])
+
+
 def test_cli_registers_evaluate_and_train() -> None:
     parser = cli.build_parser()
     args = parser.parse_args(["evaluate", "--split", "heldout-sizes", "--split", "heldout-tasks", "--out", "x"])
