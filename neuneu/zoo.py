@@ -58,6 +58,10 @@ class StaleWeightsError(TrainError):
     """A weights folder trained on something other than what its spec names (another split, seed, or data)."""
 
 
+class MissingWeightsError(TrainError):
+    """A committed model (cpu profile) whose folder is missing: it is retrained only when asked, never silently."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One trained model: trained on the train side of ``split``, for ``setting``, reading ``loss_input``."""
@@ -279,8 +283,9 @@ def check_record(model: NeuNeuForecaster, spec: ModelSpec, split: Split, folder:
 def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False,
            root: Path | None = None, split: Split | None = None):
     """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
-    there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them. A
-    fine-tuned spec first obtains its prior model the same way (loaded, or pretrained on the prior)."""
+    there. Under the smoke and full profiles the folder is a build folder, so a fresh clone trains them; a missing
+    committed (cpu) folder raises :class:`MissingWeightsError` unless ``retrain``. A fine-tuned spec first obtains
+    its prior model the same way (loaded, or pretrained on the prior)."""
     if split is None:
         split = prior_split(profile, spec.seed) if spec.split == PRIOR else \
             general_split(series) if spec.split == GENERAL else make_split(series, spec.split)
@@ -306,6 +311,11 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
         if spec.loss_input == "law":  # the weights were trained with the law of the split's fit side
             return LawNeuNeu(loaded).fit_law(split.fit_side())
         return loaded
+    committed = folder.resolve().is_relative_to(WEIGHTS_DIR.resolve())
+    if committed and not retrain:
+        raise MissingWeightsError(f"{folder} has no model.safetensors: the committed weights of {spec.name} are "
+                                  f"missing; restore them (git checkout -- {folder}) or retrain them "
+                                  f"(python -m neuneu.zoo --only {spec.name})")
     if folder.exists():
         shutil.rmtree(folder)
     init = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root) if spec.pretrained else None

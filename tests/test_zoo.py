@@ -136,3 +136,14 @@ def test_a_fine_tuned_member_starts_from_its_prior_model_and_ensembles_average(t
     raw = ensemble.raw_quantiles(pairs)
     np.testing.assert_allclose(np.concatenate(raw), np.sort(np.concatenate(list(mean)), axis=1), atol=1e-9)
     assert set(ensemble.trained_on.runs) == set(model.trained_on.runs)
+
+
+def test_a_missing_committed_model_is_an_error_not_a_silent_retraining(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)
+    spec = zoo.ModelSpec("custom", "forecast", "mean")
+    with pytest.raises(zoo.MissingWeightsError, match=r"custom__mean-forecast__s0 has no model\.safetensors: the "
+                                                      r"committed weights of custom__mean-forecast__s0 are missing; "
+                                                      r"restore them \(git checkout -- .*\) or retrain them "
+                                                      r"\(python -m neuneu\.zoo --only custom__mean-forecast__s0\)"):
+        zoo.obtain(spec, [], "cpu", split=tiny_split())
+    assert not any(tmp_path.iterdir())
