@@ -445,11 +445,14 @@ def collection_overhead(profile: str = "smoke") -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m neuneu.bench [--profile cpu] [--splits …] [--no-retrain] [--no-collection] [--jobs N]``."""
+    """``python -m neuneu.bench [--profile cpu] [--splits …] [--no-retrain | --committed] [--no-collection] [--jobs N]
+    [--record]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--splits", nargs="+", default=list(zoo.SPLITS), choices=list(zoo.SPLITS))
     parser.add_argument("--no-retrain", action="store_true", help="score the weights already in the bench folder")
+    parser.add_argument("--committed", action="store_true",
+                        help="score the committed weights (data/weights) instead of retraining into the bench folder")
     parser.add_argument("--no-collection", action="store_true", help="skip the collection-overhead section")
     parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     parser.add_argument("--out", type=Path, default=BENCH_DIR)
@@ -457,10 +460,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also copy summary.json to data/bench/ (the committed record the model card quotes)")
     args = parser.parse_args(argv)
     specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS if s.split in args.splits]
-    root = args.out / "weights"
+    root = None if args.committed else args.out / "weights"
     retrain_specs = [*zoo.pretrained_specs(args.profile), *specs]
     train_seconds = {}
-    if not args.no_retrain:
+    if not (args.no_retrain or args.committed):
         start = time.perf_counter()
         for line in zoo.retrain_all(retrain_specs, args.profile, jobs=args.jobs, root=root):
             print(line)

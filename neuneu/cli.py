@@ -1,29 +1,25 @@
 """The ``neuneu`` command line: one subcommand per step of the data flow.
 
-Each module that offers a subcommand defines ``register_cli(subparsers)``; the modules are imported only when
-they exist, so the CLI grows with the package instead of being edited in one central place.
+Each module that offers subcommands defines ``register_cli(subparsers)``; this module, the top of the package,
+imports them and registers each (``fetch``, ``collect``, ``train``, ``evaluate``, ``predict``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import sys
 
-_COMMAND_MODULES = ("neuneu.sources", "neuneu.collect", "neuneu.zoo", "neuneu.bench", "neuneu.predict")
+from neuneu import bench, collect, predict, sources, zoo
+
+_COMMAND_MODULES = (sources, collect, zoo, bench, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
+    """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="neuneu", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in _COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        if hasattr(module, "register_cli"):
-            module.register_cli(sub)
+    for module in _COMMAND_MODULES:
+        module.register_cli(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 
 def autocast_for(device: torch.device):
@@ -96,8 +97,6 @@ def token_losses(
 
     ``tokens`` is the flat int array of all documents and ``offsets`` (D+1,) their starts; every document must fit
     the model's context (the validation shard is built that way)."""
-    from tqdm import tqdm
-
     device = next(model.parameters()).device
     out = np.full(len(tokens), np.nan, dtype=np.float32)
     lengths = np.diff(offsets)
@@ -126,8 +125,6 @@ def continuation_logprobs(
 
     Same semantics as lm-eval's ``loglikelihood``: the input is ``(context + continuation)[-(max_length+1):][:-1]``
     and only the continuation tokens are scored."""
-    from tqdm import tqdm
-
     device = next(model.parameters()).device
     seqs, n_cont = [], []
     for ctx, cont in pairs:

@@ -13,6 +13,7 @@ its first token has no loss (it is stored as NaN and never counted).
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -208,8 +209,6 @@ def interleave(blocks_by_source: dict[str, list[str]]) -> list[str]:
 
 def read_blimp(n_pairs: int, n_paradigms: int | None = None) -> dict[str, list[dict]]:
     """BLiMP minimal pairs: paradigm -> first ``n_pairs`` records (sentence_good, sentence_bad), paradigms sorted."""
-    import json
-
     files = sorted(source_files("blimp"), key=lambda p: p.name)
     if n_paradigms is not None:
         files = files[:n_paradigms]
