@@ -116,6 +116,12 @@ class Series:
         return (self.run, self.task)
 
 
+def family_of(series: Series) -> str:
+    """The model family of a series' run (``olmo-2-ladder``, ``pythia``, ``bigscience-1b3``, a synthetic ladder,
+    a user's ``family`` column; the source when none is given), lower-cased."""
+    return str(series.meta.get("family", "")).lower() or str(series.meta.get("source", "")).lower()
+
+
 @dataclass(frozen=True)
 class Query:
     """Where a forecaster is asked to predict: the target checkpoints' positions, the run's planned final token

@@ -42,6 +42,7 @@ from neuneu.contract import (
     TrainingRecord,
     anchored_question,
     context_end,
+    family_of,
 )
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
@@ -138,6 +139,7 @@ class NeuNeuForecaster(ForecasterBase):
         self.laws: TaskLaws | None = None  # the laws a parametric model reads (fitted on its training side)
         self.validation_laws: TaskLaws | None = None  # fitted without the validation runs (for calibration)
         self.init_from = init_from  # a pretrained model to fine-tune (its weights and statistics start training)
+        self.rehearsed_on: TrainingRecord | None = None  # the prior series mixed into fine-tuning
 
     @property
     def config(self) -> NeuNeuConfig:
@@ -165,26 +167,41 @@ class NeuNeuForecaster(ForecasterBase):
                             learned=True, kind="neuneu")
 
     def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None, *,
-            law_family: Callable[[Series], object] | None = None) -> NeuNeuForecaster:
+            law_family: Callable[[Series], object] | None = None,
+            law_group: Callable[[Series], object] = replica_group,
+            rehearsal: Sequence[Series] = ()) -> NeuNeuForecaster:
         """Train on ``train``; stop early and calibrate on ``validation`` (by default a fifth of the replica
-        groups of ``train``, held out). A parametric model fits its laws on ``train`` (each training series seeing
-        a law fitted without its fold); with ``law_family`` (the synthetic prior: one family per ladder) laws are
-        fitted within each family only, for training and validation series alike."""
+        groups of ``train``, held out). A parametric model fits its laws on ``train``, each training series seeing
+        a law fitted without its fold of ``law_group`` (a split's :meth:`~neuneu.splits.Split.law_group`, so a
+        training law is as available as a test law); with ``law_family`` (the synthetic prior: one family per
+        ladder) laws are fitted within each family only, for training and validation series alike.
+
+        ``rehearsal`` (synthetic series of the prior, whole ladders) are mixed into the training samples of a
+        fine-tuned model, so that it keeps what pretraining taught it about regimes the real training side lacks
+        (log-spaced checkpoint grids, contexts at chance level); their laws are fitted within their ladder, as in
+        pretraining. They never count as real training data (:attr:`trained_on`)."""
         if validation is None:
             train, validation = validation_by_run(train, seed=self.train_config.seed)
-        train, validation = list(train), list(validation)
+        train, validation, rehearsal = list(train), list(validation), list(rehearsal)
         self.trained_on = TrainingRecord.of([*train, *validation], split=self.split, profile=self.profile,
                                             seed=self.seed)
+        self.rehearsed_on = TrainingRecord.of(rehearsal, split="prior", profile=self.profile, seed=self.seed) \
+            if rehearsal else None
         train_laws = val_laws = None
         if self.model_config.parametric and law_family is None:
             self.laws = self.validation_laws = TaskLaws.fit(train)  # validation reads laws fitted without it
-            train_laws = cross_fitted(train, replica_group, folds=CROSS_FIT_FOLDS)
+            train_laws = cross_fitted(train, law_group, folds=CROSS_FIT_FOLDS)
             val_laws = laws_for(self.laws)
+            if rehearsal:
+                real_laws, prior_laws = train_laws, cross_fitted(rehearsal, replica_group, folds=PRIOR_FOLDS,
+                                                                 family=family_of, precise=False)
+                real = {s.key for s in train}
+                train_laws = lambda s: real_laws(s) if s.key in real else prior_laws(s)  # noqa: E731
         elif self.model_config.parametric:
             train_laws = cross_fitted(train, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
             val_laws = cross_fitted(validation, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
         init = None if self.init_from is None else self.init_from._require_model()
-        self.result = train_model(train, self.model_config, self.train_config, val_series=validation,
+        self.result = train_model([*train, *rehearsal], self.model_config, self.train_config, val_series=validation,
                                   out_dir=self.out_dir, record=self._record(), laws=train_laws, val_laws=val_laws,
                                   init=init)
         self.model = self.result.model
@@ -237,6 +254,9 @@ class NeuNeuForecaster(ForecasterBase):
             record["laws"] = self.laws.to_dict()
         if self.validation_laws is not None:
             record["validation_laws"] = self.validation_laws.to_dict()
+        if self.rehearsed_on is not None:
+            record["rehearsal"] = {"fingerprint": self.rehearsed_on.fingerprint,
+                                   "n_series": self.rehearsed_on.n_series}
         if self.init_from is not None and self.init_from.trained_on is not None:
             record["pretrained_on"] = {"fingerprint": self.init_from.trained_on.fingerprint,
                                        "n_series": self.init_from.trained_on.n_series}
@@ -315,8 +335,10 @@ class LawNeuNeu(ForecasterBase):
         self.paper = PaperLogistic().fit(train)
         return self
 
-    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None) -> LawNeuNeu:
-        """Fit the law on ``train`` (never on validation), then train NeuNeu with the law's features."""
+    def fit(self, train: Sequence[Series], validation: Sequence[Series] | None = None, *,
+            law_group: Callable[[Series], object] = replica_group) -> LawNeuNeu:
+        """Fit the law on ``train`` (never on validation), then train NeuNeu with the law's features (as a loss
+        feature: ``law_group``, which cross-fits a parametric model's laws, does not apply)."""
         if validation is None:
             train, validation = validation_by_run(train, seed=self.inner.train_config.seed)
         self.fit_law(train)

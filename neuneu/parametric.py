@@ -26,13 +26,13 @@ but not the same numbers as, the baselines' multi-start trust-region fits, which
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-from neuneu.contract import Series
+from neuneu.contract import Series, family_of
 from neuneu.curves import fit_loss_logistic
 
 # Grids of the nonlinear parameters (paper-spec §6 bounds: k ∈ [−100, 100]).
@@ -62,6 +62,7 @@ class Law:
     k: float
     l0: float
     b: float
+    pooled: bool = False  # fitted over all tasks of a family and loss kind: its level is no task's level
 
     def __call__(self, loss: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -121,13 +122,12 @@ def _precise_law(loss: np.ndarray, acc: np.ndarray) -> Law | None:
 
 @dataclass(frozen=True)
 class TaskLaws:
-    """Laws per loss kind: one per (kind, task), pooled over the training runs of that kind, and one per kind
-    pooled over its tasks (for a task never seen). A loss → accuracy law is only meaningful in the units it was
-    fitted in, so a series whose loss kind no training series had gets no law at all (its anchor is then the last
-    value), and that is counted."""
+    """Laws per (family, loss kind) key (:func:`law_key`): one per (key, task), pooled over the training runs of
+    that key, and one per key pooled over its tasks (for a task never seen). A series whose family and loss kind no
+    training series had gets no law at all (its anchor is then the last value), and that is counted."""
 
-    laws: Mapping[str, Mapping[str, Law]]  # kind → task → law
-    pooled: Mapping[str, Law]  # kind → law over all its tasks
+    laws: Mapping[str, Mapping[str, Law]]  # "family|kind" → task → law
+    pooled: Mapping[str, Law]  # "family|kind" → law over all its tasks
 
     @classmethod
     def fit(cls, series: Iterable[Series], loss_key: str = "mean", *, precise: bool = True) -> TaskLaws:
@@ -140,7 +140,7 @@ class TaskLaws:
         groups: dict[str, dict[str, list[Series]]] = {}
         for s in series:
             if loss_key in s.losses:
-                groups.setdefault(_kind(s), {}).setdefault(s.task, []).append(s)
+                groups.setdefault(law_key(s), {}).setdefault(s.task, []).append(s)
         laws: dict[str, dict[str, Law]] = {}
         pooled: dict[str, Law] = {}
         for kind, by_task in sorted(groups.items()):
@@ -154,19 +154,19 @@ class TaskLaws:
             law = fit(np.concatenate([s.losses[loss_key] for s in everything]),
                       np.concatenate([s.values for s in everything]))
             if law is not None:
-                pooled[kind] = law
+                pooled[kind] = replace(law, pooled=True)
         return cls(laws, pooled)
 
     def for_series(self, series: Series, fills: Counter | None = None) -> Law | None:
-        """The law of the series' loss kind and task (see :meth:`for_task`)."""
-        return self.for_task(series.task, _kind(series), fills)
+        """The law of the series' family, loss kind and task (see :meth:`for_task`)."""
+        return self.for_task(series.task, law_key(series), fills)
 
     def for_task(self, task: str, kind: str, fills: Counter | None = None) -> Law | None:
-        """The (kind, task) law; else the kind's pooled law (counted as ``unseen_task_law``); None for a kind no
-        training series had (counted as ``unseen_loss_kind_law``)."""
+        """The (key, task) law; else the key's pooled law (counted as ``unseen_task_law``); None for a family and
+        loss kind no training series had (counted as ``no_family_law``)."""
         fills = fills if fills is not None else Counter()
         if kind not in self.laws:
-            fills["unseen_loss_kind_law"] += 1
+            fills["no_family_law"] += 1
             return None
         if task in self.laws[kind]:
             return self.laws[kind][task]
@@ -182,11 +182,15 @@ class TaskLaws:
     def from_dict(cls, data: Mapping) -> TaskLaws:
         """Inverse of :meth:`to_dict`."""
         return cls({k: {t: Law(*v) for t, v in by_task.items()} for k, by_task in data["laws"].items()},
-                   {k: Law(*v) for k, v in data["pooled"].items()})
+                   {k: Law(*v, pooled=True) for k, v in data["pooled"].items()})
 
 
-def _kind(series: Series) -> str:
-    return str(series.meta.get("loss_kind", "unknown"))
+def law_key(series: Series) -> str:
+    """Which laws a series may read: those of its model family *and* loss kind. A loss → accuracy law holds in the
+    units it was fitted in, and only for the family it was fitted on: the same LAMBADA log-perplexity maps to
+    different accuracies for Pythia and for the BigScience models (the paper-logistic fitted on one family is
+    off by 14–17 points on the other), so a family never seen in training reads no law at all."""
+    return f"{family_of(series)}|{series.meta.get('loss_kind', 'unknown')}"
 
 
 LawSource = Callable[[Series], "Law | None"]  # each series' law
@@ -321,23 +325,28 @@ def target_features(context_x: np.ndarray, context_values: np.ndarray, context_l
     extrapolates), ``power_law`` (the accuracy power law) and ``law_at_context_end`` (the law at the last context
     loss: the run's offset from the law). The anchor is the law forecast the model corrects: the law at the true
     loss in ``loss_given``, the two-stage forecast in ``forecast``; where a fit fails, the last value (counted in
-    ``fills``: ``no_law``, ``stage1_failed``, ``power_law_failed``).
+    ``fills``: ``no_law``, ``stage1_failed``, ``power_law_failed``). A pooled law (:attr:`Law.pooled`, for a task
+    never seen) is shifted to pass through the last value: only the change it predicts is used.
     """
     fills = fills if fills is not None else Counter()
     last = float(context_values[-1])
     n = len(query_x)
     have_loss = context_loss is not None and np.all(np.isfinite(context_loss)) and np.all(context_loss > 0)
+    # A pooled law (a task never seen) knows how accuracy moves with the loss on average, not the task's level:
+    # its forecasts are changes from the last value, as the law predicts them from the context end on.
+    level = 0.0
     if law is None or not have_loss:
         fills["no_law"] += 1
         end_law = np.full(n, last)
         two_stage = np.full(n, last)
     else:
         end_law = np.full(n, float(law(np.asarray(context_loss[-1:]))[0]))
+        level = last - float(end_law[0]) if law.pooled else 0.0
         future = extrapolate_loss(context_x, context_loss, query_x, cache)
         if future is None:
             fills["stage1_failed"] += 1
             future = np.full(n, float(context_loss[-1]))
-        two_stage = law(future)
+        two_stage = law(future) + level
     power = accuracy_power_law(context_x, context_values, query_x)
     if power is None:
         fills["power_law_failed"] += 1
@@ -346,7 +355,7 @@ def target_features(context_x: np.ndarray, context_values: np.ndarray, context_l
     anchor = two_stage
     if setting == "loss_given":
         if law is not None and query_loss is not None and np.all(np.isfinite(query_loss)):
-            columns["law_at_target"] = law(query_loss)
+            columns["law_at_target"] = law(query_loss) + level
         else:
             fills["no_law"] += 1
             columns["law_at_target"] = np.full(n, last)

@@ -36,7 +36,7 @@ import numpy as np
 
 from neuneu import trajectories
 from neuneu.collect import store as miniladder
-from neuneu.contract import Series
+from neuneu.contract import Series, family_of
 
 POOLS: tuple[str, ...] = ("public", "miniladder")  # and "user": a suite file (neuneu.suite)
 EXCLUDED_RUNS: frozenset[str] = frozenset({"olmo-2-peteish7", "olmo-2-peteish7_medlr", "olmo-2-peteish13"})
@@ -85,11 +85,6 @@ def corpus_of(series: Series) -> str:
     return CORPUS_OF_RECIPE.get(recipe, recipe)
 
 
-def family_of(series: Series) -> str:
-    """The model family (``olmo-2-ladder``, ``pythia``, ``bigscience-1b3``, …; the source when none is given)."""
-    return _text(series, "family") or _text(series, "source")
-
-
 def replica_group(series: Series) -> str:
     """Runs that differ only by seed, initialisation or a rerun share a group: same source, family, size, training
     length and corpus. Such near-duplicates must land on one side of every split and of every validation cut."""
@@ -97,6 +92,19 @@ def replica_group(series: Series) -> str:
     mult = float(series.meta.get("compute_multiplier", float("nan")))
     length = f"{mult:g}xC" if math.isfinite(mult) else f"{float(np.asarray(series.tokens)[-1]):.3g}tok"
     return "|".join([_text(series, "source"), family_of(series), f"{size:.4g}", length, corpus_of(series)])
+
+
+def law_fold_group(holds_out: Sequence[str]) -> Callable[[Series], str]:
+    """How to cross-fit the laws a parametric NeuNeu reads on a split's training side so that a training series'
+    law is as (un)available as a test series' law: a held-out dataset has only its family's law pooled over the
+    other tasks (fold by dataset), a held-out family or training corpus (a family of its own here) has no law at
+    all (fold by family); on the ladder splits a test run reads its own task's law fitted on other runs (fold by
+    replica group)."""
+    if "dataset" in holds_out:
+        return lambda s: dataset_of(s.task)
+    if "family" in holds_out or "corpus" in holds_out:
+        return family_of
+    return replica_group
 
 
 def runs_of(series: Iterable[Series]) -> set[str]:
@@ -131,6 +139,10 @@ class Split:
     def validation_series(self) -> list[Series]:
         """Training series held out for validation."""
         return [s for s in self.train if s.key in self.validation]
+
+    def law_group(self) -> Callable[[Series], str]:
+        """The cross-fitting group of the laws a parametric model reads (:func:`law_fold_group`)."""
+        return law_fold_group(self.holds_out)
 
     def __iter__(self):  # ``train, test = make_split(...)`` keeps working
         return iter((self.train, self.test))

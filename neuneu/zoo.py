@@ -119,6 +119,9 @@ PRIOR = "prior"  # the pseudo-split of models pretrained on the synthetic prior 
 GENERAL = "all"  # the pseudo-split of the general-purpose model `neuneu predict` uses: every public series
 PRIOR_SEED = 1000  # the prior of seed s is drawn with seed PRIOR_SEED + s; its validation ladders from PRIOR_VAL
 PRIOR_VAL_LADDERS, PRIOR_VAL_FIRST = 20, 10_000
+#: A fine-tuned model trains on its split's fit side and on as many series of its prior (rehearsal: without it,
+#: fine-tuning on one family forgets what the prior taught about other checkpoint grids and early contexts).
+REHEARSAL_RATIO = 1.0
 #: The headline models: per split, one model for each information setting, once per training seed of the profile.
 #: The loss input is the per-checkpoint mean validation loss, the one loss every public suite has (OLMo: mean of
 #: 11 domains; Pythia, BigScience: LAMBADA log-perplexity).
@@ -249,15 +252,35 @@ def prior_split(profile: str, seed: int) -> Split:
                  holds_out=("run",), pool="prior")
 
 
+def rehearsal_series(profile: str, seed: int, n_real: int, ratio: float = REHEARSAL_RATIO) -> list[Series]:
+    """Whole ladders of the prior model's own training prior (seed ``seed``), in order, until they hold
+    ``ratio`` × ``n_real`` series: what a fine-tuned model keeps rehearsing."""
+    out: list[Series] = []
+    by_ladder: dict[str, list[Series]] = {}
+    for s in prior_split(profile, seed).fit_side():
+        by_ladder.setdefault(str(s.meta["family"]), []).append(s)
+    for ladder in by_ladder.values():
+        if len(out) >= ratio * n_real:
+            break
+        out += ladder
+    return out
+
+
 def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None = None,
                init_from: NeuNeuForecaster | None = None):
     """Train the model ``spec`` names on ``split``'s fit side (validation side for early stopping and
-    calibration); write it to ``out_dir`` when given."""
+    calibration); write it to ``out_dir`` when given. A fine-tuned model also rehearses its prior
+    (:func:`rehearsal_series`)."""
     forecaster = _forecaster(spec, profile, out_dir, init_from)
     if spec.split == PRIOR:
         forecaster.fit(split.fit_side(), split.validation_series(), law_family=lambda s: s.meta["family"])
     else:
-        forecaster.fit(split.fit_side(), split.validation_series())
+        fit = split.fit_side()
+        if spec.pretrained:
+            forecaster.fit(fit, split.validation_series(), law_group=split.law_group(),
+                           rehearsal=rehearsal_series(profile, spec.seed, len(fit)))
+        else:
+            forecaster.fit(fit, split.validation_series(), law_group=split.law_group())
     if spec.loss_input == "law":  # calibrate the forecast path too, so both live in one folder
         LawNeuNeuForecast(forecaster).calibrate(split.validation_series())
     if out_dir is not None:
@@ -489,7 +512,7 @@ def _cli_train(args: argparse.Namespace) -> int:
                                   split=args.split)
     if args.split:
         split = make_split(series, args.split)
-        forecaster.fit(split.fit_side(), split.validation_series())
+        forecaster.fit(split.fit_side(), split.validation_series(), law_group=split.law_group())
         what = f"split {args.split!r}: {len(split.fit_side())} series, validation {len(split.validation_series())}"
     else:
         fit, validation = validation_by_run(series, seed=args.seed)

@@ -28,7 +28,7 @@ def test_fit_law_recovers_a_known_law() -> None:
     acc = paper_logistic_curve(np.log(loss), *truth) + rng.normal(0, 0.003, 600)
     for precise in (False, True):
         laws = P.TaskLaws.fit([synthetic_like(loss, acc)], precise=precise)
-        law = laws.for_task("t", "synthetic")
+        law = laws.for_task("t", "synthetic|synthetic")
         np.testing.assert_allclose(law(loss), paper_logistic_curve(np.log(loss), *truth), atol=0.006)
     assert P.fit_law(np.array([1.0, 2.0]), np.array([0.1, 0.2])) is None
 
@@ -55,7 +55,7 @@ def test_stage1_and_power_law_recover_power_laws() -> None:
 
 def test_target_features_are_changes_from_the_last_value_and_fallbacks_are_counted() -> None:
     s = synthetic_series(n_runs=2, n_tasks=1, n_points=20, seed=1)
-    law = P.TaskLaws.fit(s).for_task("task0", "synthetic")
+    law = P.TaskLaws.fit(s).for_task("task0", "synthetic|synthetic")
     x = P.log_compute(s[0].tokens, s[0].steps)
     f, anchor = P.target_features(x[:6], s[0].values[:6], s[0].losses["mean"][:6], x[6:], s[0].losses["mean"][6:],
                                   law, "loss_given")
@@ -73,7 +73,7 @@ def test_target_features_are_changes_from_the_last_value_and_fallbacks_are_count
 def test_cross_fitted_laws_never_see_the_series_they_serve() -> None:
     s = synthetic_series(n_runs=6, n_tasks=2, n_points=12, seed=2)
     law_of = P.cross_fitted(s, lambda x: x.run, folds=3)
-    full = P.TaskLaws.fit(s).for_task("task0", "synthetic")
+    full = P.TaskLaws.fit(s).for_task("task0", "synthetic|synthetic")
     own = law_of(s[0])
     assert own is not None and own != full
     spiked = [dataclasses.replace(x, values=np.clip(x.values + (0.3 if x.run == "run0" else 0.0), 0, 1)) for x in s]
@@ -117,3 +117,28 @@ def test_learning_rate_shapes() -> None:
     assert cosine[1] == pytest.approx(0.55) and cosine[-1] == pytest.approx(0.1)
     wsd = prior.learning_rate_shape(p, "wsd", 0.1)
     assert wsd[1] == 1.0 and wsd[2] == pytest.approx(0.5) and wsd[3] == 0.0
+
+
+def test_laws_are_per_family_and_loss_kind_and_a_family_never_seen_reads_none() -> None:
+    s = synthetic_series(n_runs=3, n_tasks=2, n_points=20, seed=2)
+    other = [dataclasses.replace(x, meta={**x.meta, "family": "elsewhere"}) for x in s]
+    laws = P.TaskLaws.fit(s)
+    fills = Counter()
+    assert P.law_key(s[0]) == "synthetic|synthetic" and laws.for_series(s[0], fills) is not None
+    assert laws.for_series(other[0], fills) is None and fills == Counter(no_family_law=1)
+    unseen_task = dataclasses.replace(s[0], task="never-seen")
+    assert laws.for_series(unseen_task, fills) == laws.pooled["synthetic|synthetic"]
+    assert fills["unseen_task_law"] == 1
+
+
+def test_a_pooled_law_forecasts_changes_from_the_last_value() -> None:
+    s = synthetic_series(n_runs=2, n_tasks=1, n_points=20, seed=1)[0]
+    task_law = P.TaskLaws.fit([s]).for_task("task0", "synthetic|synthetic")
+    pooled = dataclasses.replace(task_law, pooled=True)
+    x = P.log_compute(s.tokens, s.steps)
+    args = (x[:6], s.values[:6], s.losses["mean"][:6], x[6:], s.losses["mean"][6:])
+    _, own = P.target_features(*args, task_law, "loss_given")
+    _, shifted = P.target_features(*args, pooled, "loss_given")
+    end = task_law(s.losses["mean"][5:6])[0]
+    np.testing.assert_allclose(shifted, np.clip(own + s.values[5] - end, 0, 1), atol=1e-6)
+    assert P.TaskLaws.from_dict(P.TaskLaws.fit([s]).to_dict()).pooled["synthetic|synthetic"].pooled

@@ -115,3 +115,17 @@ def test_unknown_split_pool_and_empty_sides_raise_named_errors() -> None:
                                                 r"must be > 0$"):
         splits.make_split(only, "unseen-family")
     np.testing.assert_equal(len(only), 1)
+
+
+def test_training_laws_are_cross_fitted_as_the_test_reads_its_law(public: list[Series]) -> None:
+    """A test series of held-out tasks reads its family's law pooled over other tasks, of an unseen family or
+    corpus no law at all: the training side's laws are cross-fitted by dataset / family so that they match."""
+    by_split = {name: splits.make_split(public, name) for name in splits.PUBLIC_SPLITS}
+    piqa, piqa_mc = (next(s for s in public if s.task == t) for t in ("piqa", "piqa_mc"))
+    group = by_split["heldout-tasks"].law_group()
+    assert group(piqa) == group(piqa_mc) == "piqa"
+    for name in ("unseen-family", "unseen-recipe"):
+        assert by_split[name].law_group()(piqa) == splits.family_of(piqa)
+        fit_families = {splits.family_of(s) for s in by_split[name].train}
+        assert not fit_families & {splits.family_of(s) for s in by_split[name].test}  # so the test reads no law
+    assert by_split["heldout-sizes"].law_group() is splits.replica_group
