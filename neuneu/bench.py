@@ -344,6 +344,33 @@ def ingredient_table(summary: pd.DataFrame, split: str = "heldout-sizes", rule: 
     return pd.DataFrame(rows)
 
 
+ROBUSTNESS: tuple[tuple[str, str, str], ...] = (
+    ("unseen-family", "no rehearsal of the prior while fine-tuning", "neuneu-param-ft-norehearse"),
+    ("heldout-tasks", "training laws cross-fitted by run (each sees its own task's law)", "neuneu-param-ft-runfolds"),
+)
+
+
+def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Forecast MAE (mean ± sd over seeds) of one default member and of the member without one robustness
+    ingredient (:data:`neuneu.zoo.ROBUSTNESS_SPECS`), on the split where it matters, under both context rules,
+    with the best baseline and the noise floor of the same targets."""
+    rows = []
+    forecast = summary[summary["setting"] == "forecast"]
+    for split, label, ablated in ROBUSTNESS:
+        for rule in CONTEXT_RULES:
+            g = forecast[(forecast["split"] == split) & (forecast["context_rule"] == rule)].set_index("method")
+            if ablated not in g.index or "neuneu-param-ft" not in g.index:
+                continue
+            baselines = g[g["kind"] == "baseline"].dropna(subset=["mae"])
+            best = baselines["mae"].idxmin()
+            for variant, method in (("one default member", "neuneu-param-ft"), (label, ablated),
+                                    (f"best baseline ({best})", best), ("noise floor", evaluate.NOISE_FLOOR)):
+                rows.append({"split": split, "context_rule": rule, "variant": variant, "method": method,
+                             "mae": g.loc[method, "mae"], "mae_sd": g.loc[method, "mae_sd"],
+                             "n_seeds": g.loc[method, "n_seeds"]})
+    return pd.DataFrame(rows)
+
+
 def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldout-sizes",
                   rule: str = HEADLINE_RULE) -> pd.DataFrame:
     """MAE of the average of k of ``method``'s seeds (every subset of size k), for each k: how much averaging
@@ -459,7 +486,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true",
                         help="also copy summary.json to data/bench/ (the committed record the model card quotes)")
     args = parser.parse_args(argv)
-    specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS if s.split in args.splits]
+    specs = [s for s in zoo.default_specs(args.profile) + zoo.ABLATION_SPECS + zoo.ROBUSTNESS_SPECS
+             if s.split in args.splits]
     root = None if args.committed else args.out / "weights"
     retrain_specs = [*zoo.pretrained_specs(args.profile), *specs]
     train_seconds = {}

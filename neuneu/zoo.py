@@ -46,6 +46,7 @@ from neuneu.splits import (
     load_pool,
     make_split,
     pool_of,
+    replica_group,
     validation_by_run,
 )
 from neuneu.train import TrainError
@@ -75,6 +76,8 @@ class ModelSpec:
     seed: int = 0
     parametric: bool = False  # reads the laws' forecasts and corrects the law (neuneu.parametric)
     pretrained: bool = False  # fine-tuned from the prior model of its setting and seed (split PRIOR: the prior one)
+    rehearse: bool = True  # a fine-tuned model also trains on prior series (ablation: False)
+    law_folds: str = "split"  # training laws cross-fitted as the split's test reads them, or by "replica" (ablation)
 
     @property
     def name(self) -> str:
@@ -82,7 +85,13 @@ class ModelSpec:
         axis = "" if self.time_axis == "tokens" else f"-{self.time_axis}"
         return (f"{self.split}__{self.loss_input}-{self.setting}{axis}{'-task' if self.task_identity else ''}"
                 f"{'-param' if self.parametric else ''}{'-prior' if self.prior_only else '-ft' if self.pretrained else ''}"
-                f"__s{self.seed}")
+                f"{self._ablated}__s{self.seed}")
+
+    @property
+    def _ablated(self) -> str:
+        """``-norehearse`` / ``-runfolds`` for the robustness ablations (empty for every other model)."""
+        return ("" if self.rehearse or not self.pretrained else "-norehearse") + \
+            ("" if self.law_folds == "split" else f"-{self.law_folds.replace('replica', 'run')}folds")
 
     @property
     def method(self) -> str:
@@ -92,7 +101,7 @@ class ModelSpec:
         if self.split == PRIOR or self.prior_only:
             return f"neuneu-prior{given}"
         if self.parametric:
-            return f"neuneu-param{'-ft' if self.pretrained else '-real'}{given}"
+            return f"neuneu-param{'-ft' if self.pretrained else '-real'}{self._ablated}{given}"
         return (f"neuneu-{self.loss_input}{given}" + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
                 + ("-task" if self.task_identity else ""))
 
@@ -142,6 +151,15 @@ ABLATION_SPECS: tuple[ModelSpec, ...] = (
     ModelSpec("heldout-sizes", "loss_given", "mean", task_identity=True),
     ModelSpec("heldout-sizes", "loss_given", "law"),
     ModelSpec("heldout-sizes", "forecast", "law"),
+)
+#: Ablations of what keeps the default robust where the laws are missing (chapter 8), forecast setting, three seeds
+#: each: on the unseen family, fine-tuning without rehearsing the prior; on held-out tasks, training laws
+#: cross-fitted by replica group (every training series sees its own task's law, which a held-out task lacks).
+ROBUSTNESS_SPECS: tuple[ModelSpec, ...] = (
+    *(ModelSpec("unseen-family", "forecast", "mean", parametric=True, pretrained=True, rehearse=False, seed=seed)
+      for seed in (0, 1, 2)),
+    *(ModelSpec("heldout-tasks", "forecast", "mean", parametric=True, pretrained=True, law_folds="replica",
+                seed=seed) for seed in (0, 1, 2)),
 )
 #: The paper's central ablation on the mini-ladder (chapter 8), on held-out sizes and on a held-out training
 #: recipe: which loss representation helps? Per-token losses exist only there. "hist" is the p-histogram at the
@@ -276,11 +294,12 @@ def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None
         forecaster.fit(split.fit_side(), split.validation_series(), law_family=lambda s: s.meta["family"])
     else:
         fit = split.fit_side()
-        if spec.pretrained:
-            forecaster.fit(fit, split.validation_series(), law_group=split.law_group(),
+        law_group = split.law_group() if spec.law_folds == "split" else replica_group
+        if spec.pretrained and spec.rehearse:
+            forecaster.fit(fit, split.validation_series(), law_group=law_group,
                            rehearsal=rehearsal_series(profile, spec.seed, len(fit)))
         else:
-            forecaster.fit(fit, split.validation_series(), law_group=split.law_group())
+            forecaster.fit(fit, split.validation_series(), law_group=law_group)
     if spec.loss_input == "law":  # calibrate the forecast path too, so both live in one folder
         LawNeuNeuForecast(forecaster).calibrate(split.validation_series())
     if out_dir is not None:
@@ -409,9 +428,10 @@ def retrain_all(specs: Sequence[ModelSpec], profile: str, *, jobs: int = 1, root
 
 def all_specs(profile: str) -> tuple[ModelSpec, ...]:
     """Every model the book uses under ``profile``: the prior models, the headline members and models, the
-    held-out-size and mini-ladder ablations, and the general-purpose members of ``neuneu predict``."""
+    held-out-size, robustness and mini-ladder ablations, and the general-purpose members of ``neuneu predict``."""
     general = tuple(m for e in general_ensembles(profile) for m in e.members)
-    return pretrained_specs(profile) + default_specs(profile) + ABLATION_SPECS + MINILADDER_SPECS + general
+    return (pretrained_specs(profile) + default_specs(profile) + ABLATION_SPECS + ROBUSTNESS_SPECS + MINILADDER_SPECS
+            + general)
 
 
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"

@@ -137,11 +137,19 @@ fig = plots.plot_prior_samples(fit, synthetic, FIG_DIR)
 # fold (cross-fitting), as a test run's law is fitted without it; in the prior, on the other runs of its ladder.
 # A target also carries where it sits in its run (the run's planned length is known when it starts).
 #
+# **Which law a series may read** is decided as its split's test will face it. Laws are fitted per model family
+# and loss kind, because the same loss maps to different accuracies in different families: a family never seen
+# in training reads no law (its anchor is then the last value), and a task never seen reads its family's law
+# pooled over the other tasks, used only for the change it predicts. So on held-out tasks the training side's
+# laws are cross-fitted by *dataset* (each training series sees the pooled law, as a held-out task does), and on
+# the unseen-family and unseen-recipe splits by *family* (each sees no law, as the test family does).
+#
 # ## Training on the public corpus
 # The default NeuNeu of each split and setting averages three members, one per training seed: each starts from
 # the prior model of its seed and is fine-tuned on the split's fit side (for held-out sizes: OLMo ladder runs of
 # 190M–370M, validated on 760M; 1B and 3B stay unseen), the pretrained model itself competing at step 0 of early
-# stopping. Every weights folder records what it was trained on (`neuneu.zoo`). Below, the mean-loss model of the
+# stopping. Fine-tuning also *rehearses* the prior: its training samples come as much from prior ladders as from
+# real runs, so the model keeps what only the prior shows it (log-spaced checkpoint grids, contexts at chance). Every weights folder records what it was trained on (`neuneu.zoo`). Below, the mean-loss model of the
 # paper's design (no prior, no laws) on held-out sizes, and a fine-tuned member's training curve.
 
 # %%

@@ -20,8 +20,8 @@
 #
 # * **unseen family** — train on OLMo and BigScience runs, test on all 16 Pythia runs (other tokenizer, other
 #   data, log-spaced checkpoints, and LAMBADA log-perplexity instead of OLMo's domain losses as the loss input);
-# * **unseen recipe** — train on OLMo and Pythia, test on the five BigScience 1.3B runs (OSCAR, C4, the Pile and
-#   two filtered OSCAR variants);
+# * **unseen recipe** — train on the OLMo ladder, test on the five BigScience 1.3B runs (OSCAR, C4, the Pile and
+#   two filtered OSCAR variants; Pythia trained on the Pile, so it is on neither side);
 # * **held-out tasks** — the paper's 13 held-out tasks (those present in each suite) never appear in training.
 #
 # **You will learn:** how far each method transfers, and where the paper's zero-shot story does and does not
@@ -131,7 +131,9 @@ for rule in ("index", "compute"):
 # context is a handful of untrained checkpoints, and the loss input is LAMBADA log-perplexity (standardised with
 # the statistics of BigScience, the one training family that reports it) where training mostly saw OLMo's
 # domain cross-entropy. Most of Pythia's tasks (57 MMLU subjects) do not exist in training, so the paper's
-# logistic falls back to one law pooled over all tasks (counted in its fallbacks). Read these rows as a stress
+# logistic falls back to one law pooled over all tasks (counted in its fallbacks). NeuNeu reads no law for a
+# family it has not seen (a law is fitted per family and loss kind) and was trained that way on this split, so
+# its forecasts for Pythia rest on the context and on what the synthetic prior taught it. Read these rows as a stress
 # test of the protocol, not as the paper's zero-shot result, which used per-token losses of one shared validation
 # corpus for every family.
 #

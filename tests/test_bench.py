@@ -39,6 +39,21 @@ def test_winners_names_the_best_of_each_side_and_the_relative_change() -> None:
         "neuneu_ratio": 4.0, "baseline_ratio": 5.0}]
 
 
+def test_robustness_table_sets_each_ablation_beside_a_default_member_and_the_best_baseline() -> None:
+    rows = summary([
+        ("forecast", "unseen-family", "neuneu-param-ft", "neuneu", 6.2),
+        ("forecast", "unseen-family", "neuneu-param-ft-norehearse", "neuneu", 8.6),
+        ("forecast", "unseen-family", "last-value", "baseline", 6.3), ("forecast", "unseen-family", "ets", "baseline", 7.0),
+        ("forecast", "unseen-family", "noise-floor", "reference", 1.7),
+        ("forecast", "heldout-tasks", "neuneu-param-ft", "neuneu", 4.0)])  # no ablation row there: skipped
+    table = bench.robustness_table(rows.assign(mae_sd=0.1, n_seeds=3))
+    assert table[["variant", "method", "mae"]].to_dict("records") == [
+        {"variant": "one default member", "method": "neuneu-param-ft", "mae": 6.2},
+        {"variant": "no rehearsal of the prior while fine-tuning", "method": "neuneu-param-ft-norehearse", "mae": 8.6},
+        {"variant": "best baseline (last-value)", "method": "last-value", "mae": 6.3},
+        {"variant": "noise floor", "method": "noise-floor", "mae": 1.7}]
+
+
 def test_loss_representation_verdict_compares_per_token_inputs_with_none_and_mean() -> None:
     table = bench.loss_representation_verdict(summary([
         ("forecast", "s", "neuneu-none", "neuneu", 7.2), ("forecast", "s", "neuneu-mean", "neuneu", 7.3),

@@ -32,6 +32,9 @@ def test_names_say_split_setting_loss_axis_task_identity_and_seed() -> None:
     assert {s.seed for s in cpu} == set(profiles.profile("cpu").seeds)
     member = zoo.ModelSpec("heldout-sizes", "loss_given", "mean", parametric=True, pretrained=True, seed=1)
     assert (member.name, member.method) == ("heldout-sizes__mean-loss_given-param-ft__s1", "neuneu-param-ft-given")
+    ablated = dataclasses.replace(member, rehearse=False, law_folds="replica")
+    assert (ablated.name, ablated.method) == ("heldout-sizes__mean-loss_given-param-ft-norehearse-runfolds__s1",
+                                              "neuneu-param-ft-norehearse-runfolds-given")
     prior_only = dataclasses.replace(member, budget=0.0)
     assert prior_only.method == "neuneu-prior-given" and not prior_only.has_own_weights
     assert zoo.pretrained_spec("forecast", 2).name == "prior__mean-forecast-param__s2"
@@ -53,7 +56,8 @@ def public():
     return load_pool("public")
 
 
-@pytest.mark.parametrize("spec", [s for s in zoo.default_specs("cpu") + zoo.ABLATION_SPECS if s.has_own_weights],
+@pytest.mark.parametrize("spec", [s for s in zoo.default_specs("cpu") + zoo.ABLATION_SPECS + zoo.ROBUSTNESS_SPECS
+                                  if s.has_own_weights],
                          ids=lambda s: s.name)
 def test_every_committed_model_loads_knows_its_split_and_answers(spec: zoo.ModelSpec, public) -> None:
     split = make_split(public, spec.split)
