@@ -30,8 +30,11 @@ from neuneu.paths import REPO_ROOT
 from neuneu.profiles import check_profile
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+# One thread per kernel: notebooks run side by side (--jobs), and two kernels that each spin two torch threads on a
+# 2-core machine ran chapter 7 seven times slower than alone; it also fixes the thread count nbval reruns with.
 QUIET_ENV = {"TQDM_DISABLE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "1",
-              "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONHASHSEED": "0"}
+             "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+             "MKL_NUM_THREADS": "1"}
 
 
 def notebook_sources(names: list[str] | None = None) -> list[Path]:
