@@ -235,6 +235,57 @@ def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str
     return results
 
 
+def validation_benchmark(split: str, series: Sequence[Series], profile: str, *,
+                         baselines: Sequence[str] = ("power-law", "last-value"),
+                         rules: Iterable[str] = CONTEXT_RULES) -> pd.DataFrame:
+    """The predictions of the default NeuNeu of ``split`` (both settings) and of ``baselines`` on the split's
+    *validation* side — what model selection sees — with the members reading the laws fitted without those runs
+    and the baselines fitted on the fit side. Set beside the test table (:func:`mae_table`), it shows whether the
+    validation side predicts the test's verdict; :func:`blend_table` asks what a blend chosen there would do."""
+    split_obj = make_split(series, split)
+    models, _ = neuneu_models(split, series, profile, (), zoo.default_ensembles(profile, (split,)))
+    chosen = [b for b in default_baselines() if b.name in baselines]
+    for b in chosen:
+        b.fit(split_obj.fit_side())
+    parts = []
+    for model in models:
+        setting = model.members[0].config.setting
+        with model.reading_validation_laws():
+            for rule in rules:
+                parts.append(evaluate.evaluate([model, *chosen], split_obj.validation_series(), setting=setting,
+                                               split=split, context_rule=rule, reference=False).predictions)
+    return pd.concat(parts, ignore_index=True)
+
+
+def mae_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Cell-averaged MAE (accuracy points) of every method × (context rule, setting) in ``predictions``."""
+    cells = evaluate.cell_scores(predictions)
+    return cells.pivot_table(index="method", columns=["context_rule", "setting"], values="mae").round(3)
+
+
+def blend_table(predictions: pd.DataFrame, other: str = "power-law",
+                weights: Sequence[float] = tuple(np.linspace(0.0, 1.0, 11))) -> pd.DataFrame:
+    """Per (context rule, setting): the weight w of the blend w·NeuNeu + (1 − w)·``other`` (medians) with the lowest
+    cell-averaged MAE in ``predictions``, and the MAE at that w, at w = 1 (NeuNeu alone) and at w = 0."""
+    keys = ["run", "task", "target_idx"]
+    rows = []
+    for (rule, setting), g in predictions.groupby(["context_rule", "setting"], sort=False):
+        ours = [m for m in g["method"].unique() if m in zoo.DEFAULT_NAMES.values()]
+        if not ours or other not in set(g["method"]):
+            continue
+        wide = g.pivot_table(index=keys, columns="method", values="median")
+        truth = g.drop_duplicates(keys).set_index(keys)["y_true"].reindex(wide.index)
+
+        def mae(w: float) -> float:
+            error = (w * wide[ours[0]] + (1 - w) * wide[other] - truth).abs() * 100
+            return float(error.groupby(level=["run", "task"]).mean().mean())
+
+        scores = {float(w): mae(float(w)) for w in weights}
+        best = min(scores, key=scores.get)
+        rows.append({"context_rule": rule, "setting": setting, "neuneu": ours[0], "other": other, "best_w": best,
+                     "mae_best_w": scores[best], "mae_neuneu": mae(1.0), f"mae_{other}": mae(0.0)})
+    return pd.DataFrame(rows).round(3)
+
 # --------------------------------------------------------------------------------------------- tables
 
 
@@ -369,6 +420,26 @@ def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
                              "mae": g.loc[method, "mae"], "mae_sd": g.loc[method, "mae_sd"],
                              "n_seeds": g.loc[method, "n_seeds"]})
     return pd.DataFrame(rows)
+
+
+def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: Sequence[str],
+               rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """Per task of one split: each of ``methods``' MAE (cell-averaged over runs, seeds averaged per cell) and the
+    number of cells, sorted by how much worse the first method is than the best of the others. With
+    ``last-value`` among ``methods`` its column is also how far the accuracy moves after the context end."""
+    rows = predictions[(predictions["split"] == split) & (predictions["setting"] == setting)
+                       & (predictions["context_rule"] == rule) & predictions["method"].isin(methods)]
+    if rows.empty:
+        raise KeyError(f"no predictions of {', '.join(methods)} on {split}/{setting}/{rule}")
+    cells = evaluate.cell_scores(rows).groupby(["method", "run", "task"])["mae"].mean()
+    table = cells.groupby(["task", "method"]).mean().unstack("method")
+    table = table[[m for m in methods if m in table.columns]]
+    table.insert(0, "cells", cells.reset_index().groupby("task")["run"].nunique())
+    first, others = table.columns[1], list(table.columns[2:])
+    if others:
+        table = table.assign(_gap=table[first] - table[others].min(axis=1)).sort_values("_gap", ascending=False)
+        table = table.drop(columns="_gap")
+    return table.round(2)
 
 
 def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldout-sizes",

@@ -24,9 +24,10 @@ two-stage baseline's stage 1 extrapolates from the context (never the true ones)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -508,17 +509,24 @@ class EnsembleForecaster(ForecasterBase):
             member.fallbacks.clear()
         return out
 
-    def calibrate(self, held_out: Sequence[Series]) -> Scales:
-        """Widening factors of the averaged quantiles on ``held_out`` (the members' validation side), the members
-        reading the laws fitted without those runs, as in their own calibration."""
+    @contextlib.contextmanager
+    def reading_validation_laws(self) -> Iterator[EnsembleForecaster]:
+        """Within the block, the members read the laws fitted without their validation runs — how the ensemble
+        must be scored on its own validation side (calibration, :func:`neuneu.bench.validation_benchmark`)."""
         inference = [m.laws for m in self.members]
         for m in self.members:
             m.laws = m.validation_laws if m.validation_laws is not None else m.laws
         try:
-            scales = conformal_scales(self.raw_quantiles, held_out, self.members[0].config.setting)
+            yield self
         finally:
             for m, laws in zip(self.members, inference):
                 m.laws = laws
+
+    def calibrate(self, held_out: Sequence[Series]) -> Scales:
+        """Widening factors of the averaged quantiles on ``held_out`` (the members' validation side), the members
+        reading the laws fitted without those runs, as in their own calibration."""
+        with self.reading_validation_laws():
+            scales = conformal_scales(self.raw_quantiles, held_out, self.members[0].config.setting)
         self.interval_scales = {DIRECT: scales}
         return scales
 

@@ -158,3 +158,39 @@ def test_baseline_answers_are_cached_by_code_data_and_protocol(tmp_path: Path) -
     third = bench.run_benchmark([LinearLogCompute()], ladder()[:4] + [curve_series("s9", size=3e9, seed=9)],
                                 splits=["heldout-sizes"], rules=("index",), cache=tmp_path)
     assert len(list(tmp_path.iterdir())) == 4 and not third.predictions.equals(first.predictions)  # new data
+
+
+def predictions_frame(answers: dict[str, list[float]], truth: list[float], *, rule: str = "index",
+                      setting: str = "forecast") -> pd.DataFrame:
+    """Hand-made prediction rows: two cells (run a/task x with two targets, run b/task y with one)."""
+    keys = [("a", "x", 0), ("a", "x", 1), ("b", "y", 0)]
+    rows = []
+    for method, medians in answers.items():
+        kind = "neuneu" if method.startswith("neuneu") else "baseline"
+        for (run, task, idx), median, y in zip(keys, medians, truth):
+            rows.append({"setting": setting, "split": "s", "context_rule": rule, "method": method, "seed": 0,
+                         "kind": kind, "run": run, "task": task, "target_idx": idx, "y_true": y, "median": median,
+                         **{c: median for c in bench.QUANTILE_COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def test_task_table_puts_the_task_where_the_first_method_loses_most_on_top() -> None:
+    truth = [0.50, 0.50, 0.30]
+    frame = predictions_frame({"neuneu": [0.52, 0.54, 0.30], "power-law": [0.50, 0.50, 0.32],
+                               "last-value": [0.51, 0.51, 0.35]}, truth)
+    table = bench.task_table(frame, split="s", setting="forecast", methods=("neuneu", "power-law", "last-value"))
+    assert list(table.index) == ["x", "y"]  # neuneu is 3 points worse on x, 2 points better on y
+    assert table.loc["x"].tolist() == [1, 3.0, 0.0, 1.0] and table.loc["y"].tolist() == [1, 0.0, 2.0, 5.0]
+    with pytest.raises(KeyError, match=r"no predictions of ets on s/forecast/index"):
+        bench.task_table(frame, split="s", setting="forecast", methods=("ets",))
+
+
+def test_blend_table_finds_the_validation_weight_between_neuneu_and_the_other_method() -> None:
+    truth = [0.50, 0.60, 0.40]
+    # NeuNeu is 4 points high everywhere, the power law 4 points low: the half-half blend is exact
+    frame = predictions_frame({"neuneu": [0.54, 0.64, 0.44], "power-law": [0.46, 0.56, 0.36]}, truth)
+    row = bench.blend_table(frame).iloc[0]
+    assert (row["best_w"], row["mae_best_w"], row["mae_neuneu"], row["mae_power-law"]) == (0.5, 0.0, 4.0, 4.0)
+    alone = predictions_frame({"neuneu": truth, "power-law": [0.46, 0.56, 0.36]}, truth)
+    assert bench.blend_table(alone).iloc[0]["best_w"] == 1.0
+    assert bench.blend_table(alone, other="ets").empty  # nothing to blend with

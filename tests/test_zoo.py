@@ -140,6 +140,13 @@ def test_a_fine_tuned_member_starts_from_its_prior_model_and_ensembles_average(t
     raw = ensemble.raw_quantiles(pairs)
     np.testing.assert_allclose(np.concatenate(raw), np.sort(np.concatenate(list(mean)), axis=1), atol=1e-9)
     assert set(ensemble.trained_on.runs) == set(model.trained_on.runs)
+    inference = [m.laws for m in ensemble.members]
+    assert all(m.validation_laws is not m.laws for m in ensemble.members)
+    with pytest.raises(RuntimeError, match="inside"):
+        with ensemble.reading_validation_laws():
+            assert all(m.laws is m.validation_laws for m in ensemble.members)
+            raise RuntimeError("inside")
+    assert all(m.laws is laws for m, laws in zip(ensemble.members, inference))  # restored, even after an error
 
 
 def test_a_missing_committed_model_is_an_error_not_a_silent_retraining(tmp_path, monkeypatch) -> None:
