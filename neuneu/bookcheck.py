@@ -24,6 +24,9 @@ from neuneu.paths import BUILD_DIR
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 ERROR_MARKERS = ("Traceback (most recent call last)", "PapermillExecutionError", "Error in cell")
+SCREENSHOT_TIMEOUT_S = 120
+# a paragraph that starts with a table row and holds a header separator: a Markdown table left unrendered
+RAW_TABLE = re.compile(r"<p>\s*\|[^<]*\|\s*:?[-\u2013\u2014]{3,}")
 BLANK_SHARE = 0.995  # a page whose most common colour covers more than this share of the pixels is blank
 
 
@@ -48,17 +51,37 @@ def html_problems(page: Path) -> list[str]:
     found = [f"shows {marker!r}" for marker in ERROR_MARKERS if marker in text]
     if re.search(r"<img[^>]+src=\"\"", text):
         found.append("has an image without a source")
+    if RAW_TABLE.search(text):
+        found.append("shows a Markdown table as raw text (a paragraph of | cells |)")
     return found
 
 
+def redirect_target(page: Path) -> Path | None:
+    """Where ``page`` sends the reader when it is only a ``<meta http-equiv="Refresh">`` redirect (the book's root
+    ``index.html``), else None. A redirect is not screenshotted (Chromium's headless screenshot of a page that
+    navigates away never finishes); its target must exist and is checked as a page of its own."""
+    match = re.search(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', page.read_text(errors="replace"),
+                      flags=re.IGNORECASE)
+    return (page.parent / match.group(1).split("#")[0]) if match else None
+
+
 def screenshot(browser: str, page: Path, out: Path) -> Path:
-    """A 1280×2400 screenshot of ``page`` in headless Chromium (no network, a fresh profile)."""
+    """A 1280×2400 screenshot of ``page`` in headless Chromium (no network, a fresh profile). Chromium can exit 0
+    without writing the picture (a page that navigates away, a renderer that fails to start): that is an error."""
     out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                        f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={out}",
-                        page.resolve().as_uri()], check=True, capture_output=True, timeout=120)
+        try:
+            done = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                 f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={out}", page.resolve().as_uri()], capture_output=True, text=True, timeout=SCREENSHOT_TIMEOUT_S)
+        except subprocess.TimeoutExpired as err:
+            raise BookCheckError(f"{page}: Chromium took more than {SCREENSHOT_TIMEOUT_S} s to screenshot it") from err
+    if not out.is_file():
+        tail = "\n".join(line for line in done.stderr.splitlines() if "dbus" not in line)[-800:]
+        raise BookCheckError(f"{page}: Chromium (exit status {done.returncode}) wrote no screenshot; its log ends:\n"
+                             f"{tail}")
     return out
 
 
@@ -77,6 +100,12 @@ def check(html_dir: Path, shots: Path) -> list[str]:
         print("bookcheck: no Chromium found (apt-get install chromium): screenshots skipped, HTML checked only")
     for page in pages(html_dir):
         name = page.relative_to(html_dir).with_suffix("").as_posix().replace("/", "__")
+        target = redirect_target(page)
+        if target is not None:
+            if not target.is_file():
+                problems.append(f"{page.relative_to(html_dir)}: redirects to {target.relative_to(html_dir)}, "
+                                "which does not exist")
+            continue
         problems += [f"{page.relative_to(html_dir)}: {p}" for p in html_problems(page)]
         if browser is not None:
             png = screenshot(browser, page, shots / f"{name}.png")

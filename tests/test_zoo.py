@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from neuneu import profiles, zoo
+from neuneu.contract import anchored_question, context_end
 from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast
 from neuneu.paths import BUILD_DIR
 from neuneu.samples import synthetic_series
@@ -133,8 +134,6 @@ def test_a_fine_tuned_member_starts_from_its_prior_model_and_ensembles_average(t
     ensemble = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", (member, dataclasses.replace(member, seed=1))),
                                    [model, other], split)
     assert ensemble.name == "neuneu" and ensemble.capabilities.kind == "neuneu"
-    from neuneu.contract import anchored_question, context_end
-
     pairs = [anchored_question(s, context_end(s), "forecast") for s in split.test]
     mean = np.mean([[p.quantiles for p in m.predict_many(pairs)] for m in (model, other)], axis=0)
     raw = ensemble.raw_quantiles(pairs)
