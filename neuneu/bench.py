@@ -211,9 +211,13 @@ def neuneu_models(split: str, series: Sequence[Series], profile: str, specs: Seq
         loaded[spec] = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root, split=split_obj)
         seconds[spec.name] = time.perf_counter() - start if loaded[spec].result is not None else 0.0
     models = [loaded[s] for s in specs if s.split == split]
-    models += [zoo.obtain_ensemble(e, [loaded[m] for m in e.members], split_obj)
-               for e in ensembles if e.split == split]
-    return models, seconds
+    mine = [e for e in ensembles if e.split == split]
+    built: dict[zoo.EnsembleSpec, Forecaster] = {}
+    for e in sorted(mine, key=lambda e: e.setting != "forecast"):  # a loss_given default falls back on its twin
+        twin = next((built[f] for f in built if f.setting == "forecast" and f.replicate == e.replicate), None)
+        built[e] = zoo.obtain_ensemble(e, [loaded[m] for m in e.members], split_obj,
+                                       twin if e.setting == "loss_given" else None)
+    return models + [built[e] for e in mine], seconds
 
 
 def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str] = zoo.SPLITS,
@@ -255,6 +259,31 @@ def validation_benchmark(split: str, series: Sequence[Series], profile: str, *,
                 parts.append(evaluate.evaluate([model, *chosen], split_obj.validation_series(), setting=setting,
                                                split=split, context_rule=rule, reference=False).predictions)
     return pd.concat(parts, ignore_index=True)
+
+
+def fallback_check(split: str, series: Sequence[Series], profile: str,
+                   rules: Iterable[str] = CONTEXT_RULES) -> pd.DataFrame:
+    """Does the loss_given default's fallback (series of an unseen loss kind answered by the forecast default)
+    help where model selection can see it? On the split's validation side: how many series have a loss kind the
+    members never trained on, and the cell-averaged MAE of the loss_given default with and without the fallback,
+    per context rule (the members reading the laws fitted without the validation runs)."""
+    split_obj = make_split(series, split)
+    models, _ = neuneu_models(split, series, profile, (), zoo.default_ensembles(profile, (split,)))
+    given = next(m for m in models if m.members[0].config.setting == "loss_given")
+    plain = zoo.obtain_ensemble(zoo.EnsembleSpec(split, "loss_given", ()), given.members, split_obj)
+    validation = split_obj.validation_series()
+    unseen = sum(not given.reads_losses_of(s) for s in validation)
+    rows = []
+    for rule in rules:
+        maes = {}
+        for label, model in (("with fallback", given), ("without", plain)):
+            with model.reading_validation_laws():
+                result = evaluate.evaluate([model], validation, setting="loss_given", split=split, context_rule=rule,
+                                           reference=False)
+            maes[label] = float(evaluate.cell_scores(result.predictions)["mae"].mean())
+        rows.append({"split": split, "context_rule": rule, "validation series": len(validation),
+                     "of an unseen loss kind": unseen, **{f"mae {k}": v for k, v in maes.items()}})
+    return pd.DataFrame(rows)
 
 
 def mae_table(predictions: pd.DataFrame) -> pd.DataFrame:

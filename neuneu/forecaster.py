@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -48,7 +49,7 @@ from neuneu.contract import (
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws, cross_fitted, laws_for
-from neuneu.samples import inference_batch
+from neuneu.samples import inference_batch, loss_kind
 from neuneu.splits import replica_group, validation_by_run
 from neuneu.train import TrainConfig, TrainError, TrainResult, load_model, save_model
 from neuneu.train import config_for as train_config_for
@@ -467,13 +468,23 @@ class EnsembleForecaster(ForecasterBase):
     monotone), with its own split-conformal interval calibration on the members' validation runs.
 
     ``seed`` labels the replicate (which set of member seeds); ``members`` are fitted forecasters (one setting).
+
+    ``fallback`` (a loss_given ensemble only): the forecast ensemble of the same split. A loss_given model reads the
+    targets' losses in the units it was trained on; for a series whose loss kind it never saw (BigScience's
+    LAMBADA log-perplexity when only OLMo's domain losses trained it) those losses can only be standardised with
+    foreign statistics, so such a series is answered by ``fallback`` instead, which does not read them (counted
+    as ``unseen_loss_kind_forecast``).
     """
 
-    def __init__(self, members: Sequence[NeuNeuForecaster], *, name: str, seed: int = 0) -> None:
+    def __init__(self, members: Sequence[NeuNeuForecaster], *, name: str, seed: int = 0,
+                 fallback: EnsembleForecaster | None = None) -> None:
         super().__init__()
         if not members:
             raise TrainError(f"{name}: an ensemble needs at least one member")
-        self.members, self._name, self._seed = list(members), name, seed
+        if fallback is not None and (members[0].config.setting, fallback.members[0].config.setting) != (
+                "loss_given", "forecast"):
+            raise TrainError(f"{name}: only a loss_given ensemble falls back, and only to a forecast ensemble")
+        self.members, self._name, self._seed, self.fallback = list(members), name, seed, fallback
         self.interval_scales: dict[str, Scales] = {}
 
     name = property(lambda self: self._name)
@@ -487,7 +498,8 @@ class EnsembleForecaster(ForecasterBase):
     @property
     def trained_on(self) -> TrainingRecord | None:
         """The union of what the members saw (runs and tasks), so the benchmark's check covers every member."""
-        records = [m.trained_on for m in self.members if m.trained_on is not None]
+        models = [*self.members, *(self.fallback.members if self.fallback is not None else [])]
+        records = [m.trained_on for m in models if m.trained_on is not None]
         if not records:
             return None
         first = records[0]
@@ -512,14 +524,16 @@ class EnsembleForecaster(ForecasterBase):
     @contextlib.contextmanager
     def reading_validation_laws(self) -> Iterator[EnsembleForecaster]:
         """Within the block, the members read the laws fitted without their validation runs — how the ensemble
-        must be scored on its own validation side (calibration, :func:`neuneu.bench.validation_benchmark`)."""
-        inference = [m.laws for m in self.members]
-        for m in self.members:
+        must be scored on its own validation side (calibration, :func:`neuneu.bench.validation_benchmark`). The
+        fallback's members too."""
+        models = [*self.members, *(self.fallback.members if self.fallback is not None else [])]
+        inference = [m.laws for m in models]
+        for m in models:
             m.laws = m.validation_laws if m.validation_laws is not None else m.laws
         try:
             yield self
         finally:
-            for m, laws in zip(self.members, inference):
+            for m, laws in zip(models, inference):
                 m.laws = laws
 
     def calibrate(self, held_out: Sequence[Series]) -> Scales:
@@ -530,10 +544,28 @@ class EnsembleForecaster(ForecasterBase):
         self.interval_scales = {DIRECT: scales}
         return scales
 
+    def reads_losses_of(self, series: Series) -> bool:
+        """Whether the members were trained on losses of ``series``' kind (they hold its standardisation)."""
+        return self.members[0].config.feature_stats(loss_kind(series))[2]
+
     def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
         pairs = list(pairs)
         self.calls += len(pairs)
-        return _predictions(self.raw_quantiles(pairs), self.interval_scales.get(DIRECT, (1.0, 1.0)))
+        blind = set() if self.fallback is None else {i for i, (s, _) in enumerate(pairs) if not self.reads_losses_of(s)}
+        own = [i for i in range(len(pairs)) if i not in blind]
+        out: list[Prediction | None] = [None] * len(pairs)
+        if own:
+            answers = _predictions(self.raw_quantiles([pairs[i] for i in own]),
+                                   self.interval_scales.get(DIRECT, (1.0, 1.0)))
+            for i, answer in zip(own, answers):
+                out[i] = answer
+        if blind:
+            order, before = sorted(blind), Counter(self.fallback.fallbacks)
+            for i, answer in zip(order, self.fallback.predict_many([pairs[i] for i in order])):
+                out[i] = answer
+            self.fallbacks["unseen_loss_kind_forecast"] += len(order)
+            self.fallbacks.update(Counter(self.fallback.fallbacks) - before)  # the twin keeps its own record
+        return out
 
     def predict(self, context: Series, query: Query) -> Prediction:
         return self.predict_many([(context, query)])[0]

@@ -379,9 +379,12 @@ def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) 
     return model
 
 
-def obtain_ensemble(ensemble: EnsembleSpec, members: Sequence[NeuNeuForecaster], split: Split) -> EnsembleForecaster:
-    """The default model of ``ensemble`` from its fitted ``members``, calibrated on the split's validation side."""
-    model = EnsembleForecaster(members, name=ensemble.method, seed=ensemble.replicate)
+def obtain_ensemble(ensemble: EnsembleSpec, members: Sequence[NeuNeuForecaster], split: Split,
+                    fallback: EnsembleForecaster | None = None) -> EnsembleForecaster:
+    """The default model of ``ensemble`` from its fitted ``members``, calibrated on the split's validation side;
+    a loss_given default answers series of a loss kind its members never saw with ``fallback``, the forecast
+    default of the same split (:class:`~neuneu.forecaster.EnsembleForecaster`)."""
+    model = EnsembleForecaster(members, name=ensemble.method, seed=ensemble.replicate, fallback=fallback)
     model.calibrate(split.validation_series())
     return model
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from neuneu.contract import anchored_question, context_end
 from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast
 from neuneu.paths import BUILD_DIR
 from neuneu.samples import synthetic_series
+from neuneu.train import TrainError
 from neuneu.splits import Split, load_pool, make_split, validation_by_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -157,3 +159,32 @@ def test_a_missing_committed_model_is_an_error_not_a_silent_retraining(tmp_path,
                                                       r"\(python -m neuneu\.zoo --only custom__mean-forecast__s0\)"):
         zoo.obtain(spec, [], "cpu", split=tiny_split())
     assert not any(tmp_path.iterdir())
+
+
+def test_a_loss_given_default_answers_an_unseen_loss_kind_with_its_forecast_twin(tmp_path) -> None:
+    split = tiny_split()
+    given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "mean"), [], "smoke", root=tmp_path, split=split)
+    forecast = zoo.obtain(zoo.ModelSpec("custom", "forecast", "mean"), [], "smoke", root=tmp_path, split=split)
+    twin = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", ()), [forecast], split)
+    alone = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "loss_given", ()), [given], split)
+    with_twin = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "loss_given", ()), [given], split, fallback=twin)
+    seen = split.test[0]
+    foreign = dataclasses.replace(seen, meta={**seen.meta, "loss_kind": "lambada-log-perplexity"})
+    assert with_twin.reads_losses_of(seen) and not with_twin.reads_losses_of(foreign)
+    pairs = [anchored_question(s, context_end(s), "loss_given") for s in (seen, foreign)]
+    answers = with_twin.predict_many(pairs)
+    np.testing.assert_array_equal(answers[0].quantiles, alone.predict_many(pairs[:1])[0].quantiles)
+    np.testing.assert_array_equal(answers[1].quantiles, twin.predict_many(pairs[1:])[0].quantiles)
+    assert with_twin.fallbacks["unseen_loss_kind_forecast"] == 1
+    first = Counter(with_twin.fallbacks)
+    with_twin.predict_many(pairs)
+    assert with_twin.fallbacks == first + first  # what the twin fired before is not counted again
+    assert alone.predict_many(pairs[1:])[0].quantiles.tolist() != answers[1].quantiles.tolist()  # it would guess
+    forecast.laws, forecast.validation_laws = "inference laws", "validation laws"  # markers (no laws here)
+    with with_twin.reading_validation_laws():
+        assert forecast.laws == "validation laws"  # the twin answers validation series as on its own side
+    assert forecast.laws == "inference laws"
+    forecast.laws = forecast.validation_laws = None
+    with pytest.raises(TrainError, match=r"^neuneu: only a loss_given ensemble falls back, and only to a forecast "
+                                         r"ensemble$"):
+        zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", ()), [forecast], split, fallback=twin)
