@@ -353,13 +353,6 @@ def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
-def quality_table(summary: pd.DataFrame, rule: str = HEADLINE_RULE) -> pd.DataFrame:
-    """Calibration (coverage of q10–q90 and q25–q75) and decision accuracy per setting, split and method."""
-    columns = ["setting", "split", "method", "coverage80", "coverage50", "decision_accuracy", "decision_size",
-               "decision_budget", "decision_recipe", "n_pairs"]
-    return summary[summary["context_rule"] == rule][columns].round(3)
-
-
 def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
                   methods: Sequence[str], rule: str = HEADLINE_RULE) -> tuple[int, dict]:
     """(context end, {method: (median, quantiles)}) of one trajectory — what :func:`neuneu.plots.plot_forecasts`

@@ -23,7 +23,10 @@ SHORT_SPLITS = {"heldout-sizes": "sizes", "heldout-multiplier": "multiplier", "u
                 "unseen-recipe": "recipe", "heldout-tasks": "tasks", "miniladder-size": "ML size",
                 "miniladder-recipe": "ML recipe"}
 SHORT_SETTINGS = {"forecast": "fc", "loss_given": "lg"}
-LOWER_IS_BETTER = {"mae": True, "rmse": True, "mae_ratio": True, "decision_accuracy": False}
+LOWER_IS_BETTER = {"mae": True, "rmse": True, "mae_ratio": True, "decision_accuracy": False,
+                   "decision_size": False, "decision_budget": False, "decision_recipe": False}
+#: Metrics whose best value is a target, not an extreme: an interval's coverage should match its nominal level.
+NOMINAL = {"coverage80": 0.8, "coverage50": 0.5}
 
 
 def paper_numbers() -> dict[str, dict[str, Any]]:
@@ -41,36 +44,42 @@ def fmt(value: Any, sd: Any = None, digits: int = 2) -> str:
     return text
 
 
-def _best(column: pd.Series, kinds: pd.Series, lower: bool) -> str | None:
+def _best(column: pd.Series, kinds: pd.Series, metric: str) -> str | None:
+    """The forecaster with the best ``metric`` in ``column``: the lowest or highest (:data:`LOWER_IS_BETTER`,
+    lowest by default), or the closest to the nominal level (:data:`NOMINAL`); the reference rows never win."""
     values = column[(kinds != "reference") & column.notna()]
     if values.empty:
         return None
-    return values.idxmin() if lower else values.idxmax()
+    if metric in NOMINAL:
+        return (values - NOMINAL[metric]).abs().idxmin()
+    return values.idxmin() if LOWER_IS_BETTER.get(metric, True) else values.idxmax()
 
 
 def results_table(summary: pd.DataFrame, metric: str = "mae", *, rule: str = "index",
                   splits: Sequence[str] | None = None, settings: Sequence[str] = ("forecast", "loss_given"),
                   digits: int = 2, spread: bool = True) -> pd.DataFrame:
     """Methods × (setting, split) of ``metric`` as strings: NeuNeu models first, the noise floor last, NeuNeu's
-    mean ± sd over seeds, "—" where a method is not scored, and the best forecaster of each column in bold.
+    mean ± sd over seeds, "—" where a method is not scored, and the best forecaster of each column in bold (for
+    a coverage, the one closest to its nominal level). Methods without any value of ``metric`` (a coverage of a
+    method without quantiles) are left out.
 
     Column labels are short ("fc sizes", "lg tasks") so that a five-split table fits the page.
     """
     rows = summary[(summary["context_rule"] == rule) & summary["setting"].isin(settings)]
     if splits is not None:
         rows = rows[rows["split"].isin(splits)]
+    rows = rows[rows[metric].notna()]
     order = {"neuneu": 0, "baseline": 1, "reference": 2}
     kinds = rows.drop_duplicates("method").set_index("method")["kind"]
     methods = sorted(kinds.index, key=lambda m: (order.get(kinds[m], 3), m))
     columns = [(s, p) for s in settings for p in (splits or dict.fromkeys(rows["split"]))
                if ((rows["setting"] == s) & (rows["split"] == p)).any()]
     table = pd.DataFrame(index=methods)
-    lower = LOWER_IS_BETTER.get(metric, True)
     for setting, split in columns:
         cell = rows[(rows["setting"] == setting) & (rows["split"] == split)].set_index("method")
         values = cell[metric].reindex(methods)
         spreads = cell[f"{metric}_sd"].reindex(methods) if spread and f"{metric}_sd" in cell else None
-        best = _best(values, kinds.reindex(methods), lower)
+        best = _best(values, kinds.reindex(methods), metric)
         label = f"{SHORT_SETTINGS.get(setting, setting)} {SHORT_SPLITS.get(split, split)}"
         texts = []
         for method in methods:
@@ -79,6 +88,16 @@ def results_table(summary: pd.DataFrame, metric: str = "mae", *, rule: str = "in
         table[label] = texts
     table.index.name = "method"
     return table
+
+
+def count_table(summary: pd.DataFrame, count: str = "n_pairs", *, rule: str = "index",
+                splits: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row of a count every method of a split shares (``n_pairs``, ``n_targets``, ``n_cells``) per split."""
+    rows = summary[summary["context_rule"] == rule]
+    names = list(splits) if splits is not None else list(dict.fromkeys(rows["split"]))
+    values = {SHORT_SPLITS.get(name, name): rows.loc[rows["split"] == name, count].max() for name in names}
+    return pd.DataFrame([{k: NOT_APPLICABLE if pd.isna(v) else f"{int(v):,}" for k, v in values.items()}],
+                        index=pd.Index([count], name="count"))
 
 
 def markdown(table: pd.DataFrame, *, index: bool = True) -> Markdown:

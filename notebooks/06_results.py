@@ -115,13 +115,27 @@ bench.plot_mae_bars(summary, FIG_DIR)
 
 # %% [markdown]
 # ## Calibration and decisions
-# Coverage of NeuNeu's intervals and the decision accuracy of every forecaster, with the number of decision pairs
-# (pairs whose true gap is within the noise are left out).
+# How often the truth falls inside the q10–q90 interval (nominal 0.80; bold = closest to it; methods without
+# quantiles are left out):
 
 # %% tags=["hide-input"]
-quality = bench.quality_table(bench.headline(summary))
-report.markdown(report.records_table(quality[quality["method"] != evaluate.NOISE_FLOOR].to_dict("records")),
-                index=False)
+report.markdown(report.results_table(bench.headline(summary), "coverage80", splits=SPLITS))
+
+# %% [markdown]
+# and inside q25–q75 (nominal 0.50):
+
+# %% tags=["hide-input"]
+report.markdown(report.results_table(bench.headline(summary), "coverage50", splits=SPLITS))
+
+# %% [markdown]
+# Decision accuracy — the share of decision pairs whose order of final accuracy a method gets right (bold = best) —
+# over this many pairs per split (pairs whose true gap is within the noise are left out):
+
+# %% tags=["hide-input"]
+report.markdown(report.count_table(summary, "n_pairs", splits=SPLITS))
+
+# %% tags=["hide-input"]
+report.markdown(report.results_table(bench.headline(summary), "decision_accuracy", splits=SPLITS))
 
 # %% [markdown]
 # ## Paper and reproduction, side by side
