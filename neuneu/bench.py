@@ -211,13 +211,8 @@ def neuneu_models(split: str, series: Sequence[Series], profile: str, specs: Seq
         loaded[spec] = zoo.obtain(spec, series, profile, retrain=retrain, root=weights_root, split=split_obj)
         seconds[spec.name] = time.perf_counter() - start if loaded[spec].result is not None else 0.0
     models = [loaded[s] for s in specs if s.split == split]
-    mine = [e for e in ensembles if e.split == split]
-    built: dict[zoo.EnsembleSpec, Forecaster] = {}
-    for e in sorted(mine, key=lambda e: e.setting != "forecast"):  # a loss_given default falls back on its twin
-        twin = next((built[f] for f in built if f.setting == "forecast" and f.replicate == e.replicate), None)
-        built[e] = zoo.obtain_ensemble(e, [loaded[m] for m in e.members], split_obj,
-                                       twin if e.setting == "loss_given" else None)
-    return models + [built[e] for e in mine], seconds
+    models += zoo.obtain_ensembles([e for e in ensembles if e.split == split], loaded, split_obj)
+    return models, seconds
 
 
 def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str] = zoo.SPLITS,
@@ -239,6 +234,20 @@ def evaluate_all(series: Sequence[Series], profile: str, *, splits: Sequence[str
     return results
 
 
+def _on_validation(models: Sequence[Forecaster], baselines: Sequence[Forecaster], split: Split,
+                   rules: Iterable[str]) -> pd.DataFrame:
+    """The predictions of each ensemble of ``models`` (with ``baselines``) on ``split``'s validation side under
+    every rule, in the ensemble's setting, its members reading the laws fitted without the validation runs."""
+    parts = []
+    for model in models:
+        with model.reading_validation_laws():
+            for rule in rules:
+                parts.append(evaluate.evaluate([model, *baselines], split.validation_series(),
+                                               setting=model.members[0].config.setting, split=split.name,
+                                               context_rule=rule, reference=False).predictions)
+    return pd.concat(parts, ignore_index=True)
+
+
 def validation_benchmark(split: str, series: Sequence[Series], profile: str, *,
                          baselines: Sequence[str] = ("power-law", "last-value"),
                          rules: Iterable[str] = CONTEXT_RULES) -> pd.DataFrame:
@@ -251,14 +260,7 @@ def validation_benchmark(split: str, series: Sequence[Series], profile: str, *,
     chosen = [b for b in default_baselines() if b.name in baselines]
     for b in chosen:
         b.fit(split_obj.fit_side())
-    parts = []
-    for model in models:
-        setting = model.members[0].config.setting
-        with model.reading_validation_laws():
-            for rule in rules:
-                parts.append(evaluate.evaluate([model, *chosen], split_obj.validation_series(), setting=setting,
-                                               split=split, context_rule=rule, reference=False).predictions)
-    return pd.concat(parts, ignore_index=True)
+    return _on_validation(models, chosen, split_obj, rules)
 
 
 def fallback_check(split: str, series: Sequence[Series], profile: str,
@@ -272,17 +274,13 @@ def fallback_check(split: str, series: Sequence[Series], profile: str,
     given = next(m for m in models if m.members[0].config.setting == "loss_given")
     plain = zoo.obtain_ensemble(zoo.EnsembleSpec(split, "loss_given", ()), given.members, split_obj)
     validation = split_obj.validation_series()
-    unseen = sum(not given.reads_losses_of(s) for s in validation)
     rows = []
     for rule in rules:
-        maes = {}
-        for label, model in (("with fallback", given), ("without", plain)):
-            with model.reading_validation_laws():
-                result = evaluate.evaluate([model], validation, setting="loss_given", split=split, context_rule=rule,
-                                           reference=False)
-            maes[label] = float(evaluate.cell_scores(result.predictions)["mae"].mean())
+        maes = {label: float(evaluate.cell_scores(_on_validation([model], (), split_obj, [rule]))["mae"].mean())
+                for label, model in (("with fallback", given), ("without", plain))}
         rows.append({"split": split, "context_rule": rule, "validation series": len(validation),
-                     "of an unseen loss kind": unseen, **{f"mae {k}": v for k, v in maes.items()}})
+                     "of an unseen loss kind": sum(not given.reads_losses_of(s) for s in validation),
+                     **{f"mae {k}": v for k, v in maes.items()}})
     return pd.DataFrame(rows)
 
 

@@ -75,7 +75,9 @@ def screenshot(browser: str, page: Path, out: Path) -> Path:
             done = subprocess.run(
                 [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                 f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={out}", page.resolve().as_uri()], capture_output=True, text=True, timeout=SCREENSHOT_TIMEOUT_S)
+                 f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={out}",
+                 page.resolve().as_uri()],
+                capture_output=True, text=True, timeout=SCREENSHOT_TIMEOUT_S)
         except subprocess.TimeoutExpired as err:
             raise BookCheckError(f"{page}: Chromium took more than {SCREENSHOT_TIMEOUT_S} s to screenshot it") from err
     if not out.is_file():

@@ -23,7 +23,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from neuneu import atomic, prior, profiles
 from neuneu.contract import Series, TrainingRecord
@@ -377,6 +377,28 @@ def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) 
     model.interval_scales = {DIRECT: conformal_scales(model.raw_quantiles, split.validation_series(), spec.setting)}
     model.laws = TaskLaws.fit(split.train)
     return model
+
+
+def robustness_specs(profile: str) -> tuple[ModelSpec, ...]:
+    """The models of chapter 8's robustness table under ``profile``: the forecast default members of the splits
+    where the laws are missing (unseen family, held-out tasks) and the ablations of :data:`ROBUSTNESS_SPECS`, one
+    per seed of the profile."""
+    seeds = profiles.profile(profile).seeds
+    splits = {s.split for s in ROBUSTNESS_SPECS}
+    members = tuple(m for e in default_ensembles(profile, tuple(sorted(splits))) if e.setting == "forecast"
+                    for m in e.members)
+    return members + tuple(s for s in ROBUSTNESS_SPECS if s.seed in seeds)
+
+
+def obtain_ensembles(ensembles: Sequence[EnsembleSpec], members: Mapping[ModelSpec, NeuNeuForecaster],
+                     split: Split) -> list[EnsembleForecaster]:
+    """The default models of ``ensembles`` (one split) from their fitted ``members``, in order; each loss_given
+    default falls back on the forecast default of its replicate (:func:`obtain_ensemble`)."""
+    forecast = {e.replicate: obtain_ensemble(e, [members[m] for m in e.members], split)
+                for e in ensembles if e.setting == "forecast"}
+    return [forecast[e.replicate] if e.setting == "forecast" else
+            obtain_ensemble(e, [members[m] for m in e.members], split, forecast.get(e.replicate))
+            for e in ensembles]
 
 
 def obtain_ensemble(ensemble: EnsembleSpec, members: Sequence[NeuNeuForecaster], split: Split,

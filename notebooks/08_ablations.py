@@ -127,10 +127,7 @@ report.markdown(report.records_table(gains.to_dict("records")), index=False)
 
 # %% tags=["hide-input"]
 robust = bench.evaluate_all(series, PROFILE, splits=("unseen-family", "heldout-tasks"), retrain=RETRAIN,
-                            specs=[m for e in zoo.default_ensembles(PROFILE, ("unseen-family", "heldout-tasks"))
-                                   if e.setting == "forecast" for m in e.members]
-                            + [s for s in zoo.ROBUSTNESS_SPECS if s.seed in profiles.profile(PROFILE).seeds],
-                            ensembles=())
+                            specs=zoo.robustness_specs(PROFILE), ensembles=())
 report.markdown(report.records_table(bench.robustness_table(robust.summary).to_dict("records")), index=False)
 
 # %% [markdown]

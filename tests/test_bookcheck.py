@@ -69,7 +69,8 @@ def test_chromium_that_writes_no_picture_is_a_named_error(tmp_path: Path, monkey
 
 def test_a_markdown_table_left_as_raw_text_is_a_problem(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(bookcheck, "chromium", lambda: None)
-    raw = book(tmp_path, "<p>| method | mae |\n|:\u2014\u2014\u2014|\u2014\u2014:|\n| neuneu | <strong>1.60</strong> |</p>")
+    raw = book(tmp_path, "<p>| method | mae |\n|:\u2014\u2014\u2014|\u2014\u2014:|\n"
+                         "| neuneu | <strong>1.60</strong> |</p>")
     assert bookcheck.check(raw, tmp_path / "shots") == [
         "book/06_results.html: shows a Markdown table as raw text (a paragraph of | cells |)"]
     rendered = book(tmp_path / "ok", "<table><tr><td>neuneu</td></tr></table><p>| a lone pipe is fine</p>")

@@ -163,8 +163,15 @@ def test_a_missing_committed_model_is_an_error_not_a_silent_retraining(tmp_path,
 
 def test_a_loss_given_default_answers_an_unseen_loss_kind_with_its_forecast_twin(tmp_path) -> None:
     split = tiny_split()
-    given = zoo.obtain(zoo.ModelSpec("custom", "loss_given", "mean"), [], "smoke", root=tmp_path, split=split)
-    forecast = zoo.obtain(zoo.ModelSpec("custom", "forecast", "mean"), [], "smoke", root=tmp_path, split=split)
+    given_spec = zoo.ModelSpec("custom", "loss_given", "mean")
+    forecast_spec = zoo.ModelSpec("custom", "forecast", "mean")
+    given = zoo.obtain(given_spec, [], "smoke", root=tmp_path, split=split)
+    forecast = zoo.obtain(forecast_spec, [], "smoke", root=tmp_path, split=split)
+    built = zoo.obtain_ensembles([zoo.EnsembleSpec("custom", "loss_given", (given_spec,)),
+                                  zoo.EnsembleSpec("custom", "forecast", (forecast_spec,))],
+                                 {given_spec: given, forecast_spec: forecast}, split)
+    assert [m.name for m in built] == ["neuneu-given", "neuneu"]  # in the order asked
+    assert built[0].fallback is built[1] and built[1].fallback is None
     twin = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", ()), [forecast], split)
     alone = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "loss_given", ()), [given], split)
     with_twin = zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "loss_given", ()), [given], split, fallback=twin)
@@ -188,3 +195,12 @@ def test_a_loss_given_default_answers_an_unseen_loss_kind_with_its_forecast_twin
     with pytest.raises(TrainError, match=r"^neuneu: only a loss_given ensemble falls back, and only to a forecast "
                                          r"ensemble$"):
         zoo.obtain_ensemble(zoo.EnsembleSpec("custom", "forecast", ()), [forecast], split, fallback=twin)
+
+
+def test_robustness_specs_are_the_forecast_members_and_the_ablations_of_the_profile_seeds() -> None:
+    specs = zoo.robustness_specs("cpu")
+    ablations = [s for s in specs if not s.rehearse or s.law_folds != "split"]
+    assert ablations == list(zoo.ROBUSTNESS_SPECS)  # the cpu profile has seeds 0, 1, 2
+    members = [s for s in specs if s not in ablations]
+    assert {(s.split, s.setting) for s in members} == {("unseen-family", "forecast"), ("heldout-tasks", "forecast")}
+    assert len(members) == 2 * len(profiles.profile("cpu").seeds)
