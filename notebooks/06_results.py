@@ -70,8 +70,9 @@ print(f"{len(series)} series; NeuNeu numbers are means over {len(seeds)} trainin
 #   target from its neighbours (three on each side, `neuneu.metrics.loo_smoother`). Its error estimates the
 #   irreducible checkpoint-to-checkpoint noise; **ratio** = a method's MAE / the noise floor's MAE on the same
 #   targets, so 1.0 would be as good as any forecast can be.
-# * **coverage80 / coverage50** — the share of truths inside NeuNeu's q10–q90 / q25–q75 interval (nominal 0.80 /
-#   0.50); intervals are widened by split-conformal calibration on the validation runs.
+# * **coverage80 / coverage50** — the share of truths inside a method's q10–q90 / q25–q75 interval (nominal 0.80 /
+#   0.50; only methods that give quantiles have one); NeuNeu's intervals are widened by split-conformal calibration
+#   on the validation runs.
 # * **decision accuracy** — the share of real choices a forecast gets right. For every pair of test runs on one
 #   task that a user would compare — the same size trained for different lengths (*size*), different sizes at about
 #   the same final compute, within a factor 1.5 in FLOPs (*budget*), the same size and length on different data
