@@ -107,13 +107,16 @@ fig = plots.plot_training_sample(traj, spec, FIG_DIR)
 # Our real training sides are small: the held-out-size split fits on 14 runs (the paper trained on 144). So NeuNeu
 # first learns from a **synthetic prior** (`neuneu.prior`): ladders of runs with Chinchilla-form losses under
 # cosine, constant or warmup-stable-decay schedules, checkpoint grids like OLMo's, Pythia's or the mini-ladder's,
-# and per-task loss → accuracy laws with the deviations real suites show — plateaus, late emergence, saturation,
+# and per-task loss → accuracy laws with the deviations real suites show — tasks that stay at chance across the
+# whole ladder (multiple-choice formats and MMLU below 1B parameters), plateaus, late emergence, saturation,
 # bumps, inverse scaling, and BoolQ-like regime switching — plus binomial and correlated checkpoint noise. Each
 # run's law is offset from its ladder's and drifts with size, so a law fitted on the small runs errs on the large
 # ones, as on the OLMo ladder. The prior never contains a real run, so one pretrained model serves every split.
 #
 # The check: the prior's ranges are broad on purpose; their distributions of curve statistics and shape classes
-# should cover the real training sides' (test runs are not used).
+# should cover the real training sides' (test runs are not used). The check changed the prior once: about a third
+# of the real training series are *flat*, most of them at chance, and the prior had far fewer, so it now draws a
+# "chance" task kind (18% of its tasks, taken from its surplus of steady and plateau tasks; `prior.TASK_KINDS`).
 
 # %%
 prior_config = prior.config_for(PROFILE)

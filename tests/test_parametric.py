@@ -110,6 +110,18 @@ def test_the_prior_draws_ladders_in_realistic_ranges() -> None:
     assert rate["series_per_s"] > 100
 
 
+def test_a_chance_task_of_the_prior_stays_at_chance_across_its_ladder() -> None:
+    rng = np.random.default_rng(0)
+    tasks = [t for t in (prior._draw_task(rng, "t", (2.5, 3.5)) for _ in range(100)) if t.kind == "chance"]
+    assert len(tasks) > 5
+    for task in tasks:
+        loss = np.linspace(6.0, 2.5, 30)  # down to the ladder's lowest final loss
+        clean = task.chance + (task.ceiling - task.chance) * prior.expit(task.slope * (task.midpoint - loss))
+        assert clean.max() - task.chance < 0.02
+    assert sum(k == "chance" for k in prior.TASK_KINDS) == 1
+    assert sum(prior.TASK_KINDS.values()) == pytest.approx(1.0)
+
+
 def test_learning_rate_shapes() -> None:
     p = np.array([0.005, 0.5, 0.95, 1.0])
     np.testing.assert_allclose(prior.learning_rate_shape(p, "constant")[1:], 1.0)
