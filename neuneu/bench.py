@@ -313,6 +313,21 @@ def blend_table(predictions: pd.DataFrame, other: str = "power-law",
                      "mae_best_w": scores[best], "mae_neuneu": mae(1.0), f"mae_{other}": mae(0.0)})
     return pd.DataFrame(rows).round(3)
 
+
+def coverage_table(validation: pd.DataFrame, summary: pd.DataFrame, rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """Per split and setting, the default NeuNeu's interval coverage on the validation side (``validation``: the
+    predictions of :func:`validation_benchmark`, where the split-conformal calibration is fitted) beside its coverage
+    on the test side (``summary``), under ``rule``. Where the two differ, the miss comes from the shift between the
+    validation and the test runs, which no calibration on the validation side can see."""
+    keys = ["split", "setting", "method"]
+    metrics = ["coverage80", "coverage50"]
+    ours = list(zoo.DEFAULT_NAMES.values())
+    cells = evaluate.cell_scores(validation[(validation["context_rule"] == rule) & validation["method"].isin(ours)])
+    seen = cells.groupby(keys)[metrics].mean()
+    test = summary[(summary["context_rule"] == rule) & summary["method"].isin(ours)].set_index(keys)[metrics]
+    table = seen.join(test, lsuffix="_validation", rsuffix="_test", how="inner").reset_index()
+    return table[[*keys, "coverage80_validation", "coverage80_test", "coverage50_validation", "coverage50_test"]]
+
 # --------------------------------------------------------------------------------------------- tables
 
 

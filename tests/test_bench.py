@@ -194,3 +194,17 @@ def test_blend_table_finds_the_validation_weight_between_neuneu_and_the_other_me
     alone = predictions_frame({"neuneu": truth, "power-law": [0.46, 0.56, 0.36]}, truth)
     assert bench.blend_table(alone).iloc[0]["best_w"] == 1.0
     assert bench.blend_table(alone, other="ets").empty  # nothing to blend with
+
+
+def test_coverage_table_sets_validation_coverage_beside_the_test_coverage() -> None:
+    truth = [0.50, 0.60, 0.40]
+    frame = predictions_frame({"neuneu": [0.50, 0.60, 0.40]}, truth)
+    frame.loc[2, "q10"], frame.loc[2, "q90"] = 0.30, 0.35  # the third target falls outside q10–q90
+    frame.loc[2, "q25"], frame.loc[2, "q75"] = 0.30, 0.35
+    test = pd.DataFrame({"setting": ["forecast", "forecast"], "split": ["s", "s"], "context_rule": "index",
+                         "method": ["neuneu", "power-law"], "coverage80": [0.7, np.nan], "coverage50": [0.4, np.nan]})
+    table = bench.coverage_table(frame, test)
+    assert table.to_dict("records") == [{"split": "s", "setting": "forecast", "method": "neuneu",
+                                         "coverage80_validation": 0.5, "coverage80_test": 0.7,
+                                         "coverage50_validation": 0.5, "coverage50_test": 0.4}]
+    assert bench.coverage_table(frame, test, rule="compute").empty
