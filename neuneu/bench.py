@@ -328,6 +328,15 @@ def coverage_table(validation: pd.DataFrame, summary: pd.DataFrame, rule: str = 
     table = seen.join(test, lsuffix="_validation", rsuffix="_test", how="inner").reset_index()
     return table[[*keys, "coverage80_validation", "coverage80_test", "coverage50_validation", "coverage50_test"]]
 
+
+def coverage_shift(summary: pd.DataFrame, series: Sequence[Series], profile: str, splits: Sequence[str],
+                   rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """:func:`coverage_table` of ``splits``: the default NeuNeu of each scored on its validation side
+    (:func:`validation_benchmark`, no baselines) beside its test coverage in ``summary``."""
+    validation = pd.concat([validation_benchmark(name, series, profile, baselines=(), rules=(rule,))
+                            for name in splits], ignore_index=True)
+    return coverage_table(validation, summary, rule)
+
 # --------------------------------------------------------------------------------------------- tables
 
 

@@ -24,9 +24,9 @@ broad on purpose and checked against the training sides of our splits in chapter
   acc = chance + (ceiling − chance)·σ(k·(L0 − L)), with the deviations real suites show at the rates of
   :data:`TASK_KINDS` — staying at chance (a task that emerges far beyond the ladder, like the multiple-choice
   formats and MMLU below 1B parameters), plateau, late emergence, saturation, a non-monotone bump, inverse
-  scaling, and regime switching (BoolQ-like: accuracy jumps between two levels from one checkpoint to the next). Each run's law is
-  offset from the family's (per run, per run and task) and drifts with size, so a law fitted on the small runs
-  errs on the large ones, as on the OLMo ladder.
+  scaling, and regime switching (BoolQ-like: accuracy jumps between two levels from one checkpoint to the next).
+  Each run's law is offset from the family's (per run, per run and task) and drifts with size, so a law fitted on
+  the small runs errs on the large ones, as on the OLMo ladder.
 * **Noise.** Binomial with task sizes of real suites (300–10,000 items) plus AR(1) checkpoint jitter.
 
 Loss features are the mean loss in nats, loss kind "prior" (standardised with the prior's own statistics, as each

@@ -136,10 +136,8 @@ report.markdown(report.results_table(bench.headline(summary), "coverage50", spli
 # test coverage shows that shift, which no calibration on training-side data can see (index rule):
 
 # %% tags=["hide-input"]
-validation_sides = pd.concat([bench.validation_benchmark(name, series, PROFILE, baselines=(), rules=("index",))
-                              for name in SPLITS], ignore_index=True)
-report.markdown(report.records_table(bench.coverage_table(validation_sides, summary).round(3).to_dict("records")),
-                index=False)
+coverage = bench.coverage_shift(summary, series, PROFILE, SPLITS)
+report.markdown(report.records_table(coverage.round(3).to_dict("records")), index=False)
 
 # %% [markdown]
 # Decision accuracy — the share of decision pairs whose order of final accuracy a method gets right (bold = best) —
