@@ -46,7 +46,9 @@ from neuneu.contract import (
     Query,
     Series,
     check_inputs,
+    format_pools,
     log_compute_axis,
+    task_format,
 )
 from neuneu.curves import (
     CurveFit,
@@ -57,6 +59,9 @@ from neuneu.curves import (
     fit_saturating_power,
     saturating_power_curve,
 )
+
+
+ALL_FORMATS = "all"  # the key of the law pooled over every training task
 
 
 class Fallback(Exception):
@@ -135,8 +140,11 @@ class PaperLogistic(Baseline):
     ``fit(train)`` pools (losses[loss_key], values) of all training series of each task. ``predict`` applies the
     task's law to ``query.losses[loss_key]``, the test run's *true* loss at each target, so it is valid only in
     the ``loss_given`` setting and uses none of the test run's accuracies. Tasks missing from training (the
-    held-out-task split) use one law pooled over all training tasks (counted as ``unseen_task``). Quantiles come
-    from the training residuals of the law used.
+    held-out-task split) use one law pooled over the training tasks of their answer format
+    (:func:`~neuneu.contract.task_format`: multiple-choice or ranked classification), or over all training tasks
+    when the training side has a single format or too few tasks of theirs (counted as ``unseen_task``), the same
+    rule NeuNeu's law inputs follow (:class:`neuneu.parametric.TaskLaws`). Quantiles come from the training
+    residuals of the law used.
     """
 
     name = "paper-logistic"
@@ -147,9 +155,8 @@ class PaperLogistic(Baseline):
         self.loss_key = loss_key
         self.needs_losses = loss_key
         self.laws: dict[str, LossLogistic | None] = {}
-        self._pool: tuple[np.ndarray, np.ndarray] | None = None
-        self._pooled_law: LossLogistic | None = None
-        self._pooled_done = False
+        self._pools: dict[str, list[Series]] = {}  # format (or ALL_FORMATS) → the training series pooled for it
+        self._pooled_laws: dict[str, LossLogistic | None] = {}  # fitted lazily: most splits never need one
         self._fingerprint: str | None = None
 
     def fit(self, train: Sequence[Series]) -> Self:
@@ -163,8 +170,10 @@ class PaperLogistic(Baseline):
         for s in train:
             by_task.setdefault(s.task, []).append(s)
         self.laws = {task: fit_loss_logistic(*self._pooled(series)) for task, series in sorted(by_task.items())}
-        self._pool = self._pooled(train)
-        self._pooled_law, self._pooled_done = None, False
+        self._pools = {ALL_FORMATS: list(train)}
+        for fmt, tasks in format_pools(by_task).items():
+            self._pools[fmt] = [s for t in tasks for s in by_task[t]]
+        self._pooled_laws = {}
         self._fingerprint = fingerprint
         return self
 
@@ -180,10 +189,10 @@ class PaperLogistic(Baseline):
         if self.laws.get(task) is not None:
             return self.laws[task], None
         reason = "unseen_task" if task not in self.laws else "task_fit_failed"
-        if not self._pooled_done:  # fitted lazily: most splits never need it
-            assert self._pool is not None
-            self._pooled_law, self._pooled_done = fit_loss_logistic(*self._pool), True
-        return self._pooled_law, reason
+        pool = task_format(task) if task_format(task) in self._pools else ALL_FORMATS
+        if pool not in self._pooled_laws:
+            self._pooled_laws[pool] = fit_loss_logistic(*self._pooled(self._pools[pool]))
+        return self._pooled_laws[pool], reason
 
     def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
         law, reason = self.law_for(context.task)

@@ -122,6 +122,30 @@ def family_of(series: Series) -> str:
     return str(series.meta.get("family", "")).lower() or str(series.meta.get("source", "")).lower()
 
 
+MC_SUFFIX = "_mc"  # OLMo's evaluation names a task's multiple-choice-format variant <task>_mc (neuneu.trajectories)
+MIN_FORMAT_TASKS = 2  # training tasks of one format needed for a law pooled over that format (else: over all)
+
+
+def task_format(task: str) -> str:
+    """A task's answer format: ``"mc"`` for the multiple-choice format, where the model must emit the answer's
+    letter (named ``<dataset>_mc``, as OLMo's evaluation names it), else ``"rc"`` (ranked classification: the
+    likelihood of each answer's text). The two behave differently as models grow: an MC-format accuracy sits at
+    chance until a model is large enough to emit letters, while an RC accuracy rises steadily as the loss falls."""
+    return "mc" if task.lower().endswith(MC_SUFFIX) else "rc"
+
+
+def format_pools(tasks: Iterable[str]) -> dict[str, list[str]]:
+    """The training tasks a law for an unseen task of each format is pooled over: format → its tasks, for the
+    formats with at least :data:`MIN_FORMAT_TASKS` tasks, and only when the tasks span more than one format (with
+    one, the law over all tasks is that format's). A format missing here reads the law over all tasks."""
+    by_format: dict[str, list[str]] = {}
+    for task in sorted(set(tasks)):
+        by_format.setdefault(task_format(task), []).append(task)
+    if len(by_format) < 2:
+        return {}
+    return {fmt: members for fmt, members in by_format.items() if len(members) >= MIN_FORMAT_TASKS}
+
+
 @dataclass(frozen=True)
 class Query:
     """Where a forecaster is asked to predict: the target checkpoints' positions, the run's planned final token

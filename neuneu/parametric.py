@@ -12,9 +12,9 @@ computed for every (trajectory, context end) of the training data and of the syn
 with the same code — the model sees the same inputs in pretraining, fine-tuning and prediction. They are close to,
 but not the same numbers as, the baselines' multi-start trust-region fits, which stay the reference methods.
 
-* :class:`Law` / :class:`TaskLaws` — the pooled per-task logistic a·σ(k(log L − L0)) + b per loss kind, and a law
-  pooled over a kind's tasks for tasks never seen; serialisable, so a trained model carries the laws it was
-  trained with.
+* :class:`Law` / :class:`TaskLaws` — the pooled per-task logistic a·σ(k(log L − L0)) + b per loss kind, and for
+  tasks never seen a law pooled over the kind's tasks of the same answer format (:func:`neuneu.contract.task_format`);
+  serialisable, so a trained model carries the laws it was trained with.
 * :func:`cross_fitted` — laws fitted *without* a series' own fold of runs: a training series' law features must be
   out of sample, as they are for a test series (an in-sample law fits a training run too well, and a model would
   learn to trust it too much); the prior uses it inside each synthetic ladder.
@@ -26,13 +26,13 @@ but not the same numbers as, the baselines' multi-start trust-region fits, which
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-from neuneu.contract import Series, family_of
+from neuneu.contract import Series, family_of, format_pools, task_format
 from neuneu.curves import fit_loss_logistic
 
 # Grids of the nonlinear parameters (paper-spec §6 bounds: k ∈ [−100, 100]).
@@ -123,11 +123,18 @@ def _precise_law(loss: np.ndarray, acc: np.ndarray) -> Law | None:
 @dataclass(frozen=True)
 class TaskLaws:
     """Laws per (family, loss kind) key (:func:`law_key`): one per (key, task), pooled over the training runs of
-    that key, and one per key pooled over its tasks (for a task never seen). A series whose family and loss kind no
-    training series had gets no law at all (its anchor is then the last value), and that is counted."""
+    that key, and for a task never seen one pooled over the key's tasks of the same answer format
+    (:func:`~neuneu.contract.task_format`) — else over all its tasks. A series whose family and loss kind no
+    training series had gets no law at all (its anchor is then the last value), and that is counted.
+
+    Why by format: on the OLMo ladder the multiple-choice formats sit at chance at every size while the
+    ranked-classification tasks rise as the loss falls; one law pooled over both predicts a rise for an unseen
+    MC task that never comes, and too small a rise for an unseen RC task (on the held-out-tasks split's
+    validation side the format's law is the better anchor for both formats)."""
 
     laws: Mapping[str, Mapping[str, Law]]  # "family|kind" → task → law
     pooled: Mapping[str, Law]  # "family|kind" → law over all its tasks
+    by_format: Mapping[str, Mapping[str, Law]] = field(default_factory=dict)  # "family|kind" → format → law
 
     @classmethod
     def fit(cls, series: Iterable[Series], loss_key: str = "mean", *, precise: bool = True) -> TaskLaws:
@@ -141,8 +148,13 @@ class TaskLaws:
         for s in series:
             if loss_key in s.losses:
                 groups.setdefault(law_key(s), {}).setdefault(s.task, []).append(s)
+        def pooled_law(group: list[Series]) -> Law | None:
+            law = fit(np.concatenate([s.losses[loss_key] for s in group]), np.concatenate([s.values for s in group]))
+            return None if law is None else replace(law, pooled=True)
+
         laws: dict[str, dict[str, Law]] = {}
         pooled: dict[str, Law] = {}
+        by_format: dict[str, dict[str, Law]] = {}
         for kind, by_task in sorted(groups.items()):
             laws[kind] = {}
             for task, group in sorted(by_task.items()):
@@ -150,20 +162,23 @@ class TaskLaws:
                           np.concatenate([s.values for s in group]))
                 if law is not None:
                     laws[kind][task] = law
-            everything = [s for group in by_task.values() for s in group]
-            law = fit(np.concatenate([s.losses[loss_key] for s in everything]),
-                      np.concatenate([s.values for s in everything]))
+            law = pooled_law([s for group in by_task.values() for s in group])
             if law is not None:
-                pooled[kind] = replace(law, pooled=True)
-        return cls(laws, pooled)
+                pooled[kind] = law
+            for fmt, tasks in sorted(format_pools(by_task).items()):
+                law = pooled_law([s for t in tasks for s in by_task[t]])
+                if law is not None:
+                    by_format.setdefault(kind, {})[fmt] = law
+        return cls(laws, pooled, by_format)
 
     def for_series(self, series: Series, fills: Counter | None = None) -> Law | None:
         """The law of the series' family, loss kind and task (see :meth:`for_task`)."""
         return self.for_task(series.task, law_key(series), fills)
 
     def for_task(self, task: str, kind: str, fills: Counter | None = None) -> Law | None:
-        """The (key, task) law; else the key's pooled law (counted as ``unseen_task_law``); None for a family and
-        loss kind no training series had (counted as ``no_family_law``)."""
+        """The (key, task) law; else the law pooled over the key's tasks of the task's format, or over all its
+        tasks (either counted as ``unseen_task_law``); None for a family and loss kind no training series had
+        (counted as ``no_family_law``)."""
         fills = fills if fills is not None else Counter()
         if kind not in self.laws:
             fills["no_family_law"] += 1
@@ -171,18 +186,22 @@ class TaskLaws:
         if task in self.laws[kind]:
             return self.laws[kind][task]
         fills["unseen_task_law"] += 1
-        return self.pooled.get(kind)
+        return self.by_format.get(kind, {}).get(task_format(task)) or self.pooled.get(kind)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return {"laws": {k: {t: law.to_list() for t, law in by_task.items()} for k, by_task in self.laws.items()},
-                "pooled": {k: law.to_list() for k, law in self.pooled.items()}}
+                "pooled": {k: law.to_list() for k, law in self.pooled.items()},
+                "by_format": {k: {f: law.to_list() for f, law in by_fmt.items()}
+                              for k, by_fmt in self.by_format.items()}}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> TaskLaws:
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict` (files written before format pooling have no ``by_format``: none is used)."""
         return cls({k: {t: Law(*v) for t, v in by_task.items()} for k, by_task in data["laws"].items()},
-                   {k: Law(*v, pooled=True) for k, v in data["pooled"].items()})
+                   {k: Law(*v, pooled=True) for k, v in data["pooled"].items()},
+                   {k: {f: Law(*v, pooled=True) for f, v in by_fmt.items()}
+                    for k, by_fmt in data.get("by_format", {}).items()})
 
 
 def law_key(series: Series) -> str:

@@ -36,7 +36,7 @@ import numpy as np
 
 from neuneu import trajectories
 from neuneu.collect import store as miniladder
-from neuneu.contract import Series, family_of
+from neuneu.contract import MC_SUFFIX, Series, family_of
 
 POOLS: tuple[str, ...] = ("public", "miniladder")  # and "user": a suite file (neuneu.suite)
 EXCLUDED_RUNS: frozenset[str] = frozenset({"olmo-2-peteish7", "olmo-2-peteish7_medlr", "olmo-2-peteish13"})
@@ -75,7 +75,7 @@ def dataset_of(task: str) -> str:
     """The dataset behind a task name, whatever its format: ``piqa_mc`` (multiple-choice format) → ``piqa``,
     ``lambada_openai`` (another release of LAMBADA) → ``lambada``. A held-out task holds out its dataset."""
     name = task.lower()
-    name = re.sub(r"_mc$", "", name)
+    name = re.sub(rf"{MC_SUFFIX}$", "", name)
     return "lambada" if name.startswith("lambada") else name
 
 

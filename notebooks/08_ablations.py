@@ -117,11 +117,11 @@ report.markdown(report.records_table(gains.to_dict("records")), index=False)
 
 # %% [markdown]
 # ## What keeps the default robust where the laws are missing
-# A held-out task has no law of its own (only its family's law pooled over the other tasks) and an unseen family
-# has no law at all; a model that only ever trained with a task's own law trusts laws these tests lack. Two
-# ingredients guard against it (chapter 4): the training side's laws are cross-fitted *as the split's test reads
-# them*, and fine-tuning keeps rehearsing the synthetic prior, whose log-spaced checkpoint grids and early
-# contexts the real training runs lack. Each row below removes one of them from the default members (forecast
+# A held-out task has no law of its own (only its family's law pooled over the other tasks of its format) and an
+# unseen family has no law at all; a model that only ever trained with a task's own law trusts laws these tests
+# lack. Two ingredients guard against it (chapter 4): the training side's laws are cross-fitted *as the split's
+# test reads them*, and fine-tuning keeps rehearsing the synthetic prior, whose log-spaced checkpoint grids and
+# early contexts the real training runs lack. Each row below removes one of them from the default members (forecast
 # setting, mean ± sd over three seeds), on the split where it matters, under both context rules, beside the best
 # baseline and the noise floor.
 

@@ -100,6 +100,21 @@ def test_paper_logistic_unseen_task_uses_pooled_law_counted():
     assert model.fallbacks == {"unseen_task": 1}
 
 
+def test_paper_logistic_unseen_task_reads_the_law_pooled_over_its_format():
+    """Two MC-format tasks flat at chance beside two rising tasks: an unseen ``_mc`` task gets the flat MC law,
+    an unseen plain task the rising one (as NeuNeu's law inputs, neuneu.parametric.TaskLaws)."""
+    runs = [make_series(f"r{i}", task=task, scale=s, values=flat)
+            for i, s in enumerate((0.5, 1.0, 2.0))
+            for task, flat in (("arc_mc", np.full(30, 0.25)), ("boolq_mc", np.full(30, 0.25)),
+                               ("hellaswag", None), ("piqa", None))]
+    model = PaperLogistic().fit(runs)
+    for task, rises in (("csqa_mc", False), ("csqa", True)):
+        ctx, query = split_at(make_series("x", task=task), 5, with_losses=True)
+        median = model.predict(ctx, query).median
+        assert bool(np.ptp(median) > 0.05) is rises, task
+    assert model.fallbacks == {"unseen_task": 2}
+
+
 def test_paper_logistic_must_be_fitted():
     ctx, query = split_at(make_series("x"), 5, with_losses=True)
     with pytest.raises(ForecastInputError, match=r"^paper-logistic: call fit\(train\) before predict$"):

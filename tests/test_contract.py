@@ -21,6 +21,8 @@ from neuneu.contract import (
     check_unseen,
     compute_context_end,
     context_end,
+    format_pools,
+    task_format,
 )
 from neuneu.samples import synthetic_series
 
@@ -102,3 +104,14 @@ def test_one_profile_table_decides_every_size() -> None:
     assert profiles.keep_tasks(series, "cpu") == series and profiles.keep_tasks(series, "smoke") == []
     with pytest.raises(profiles.ProfileError, match=r"^unknown profile 'huge'; expected one of smoke, cpu, full$"):
         profiles.profile("huge")
+
+
+def test_task_format_reads_the_mc_suffix() -> None:
+    assert [task_format(t) for t in ("piqa_mc", "ARC_EASY_MC", "piqa", "mmlu_management", "mcqa")] == [
+        "mc", "mc", "rc", "rc", "rc"]
+
+
+def test_format_pools_need_two_formats_and_two_tasks_of_a_format() -> None:
+    assert format_pools(["a_mc", "b_mc", "c", "d", "e"]) == {"mc": ["a_mc", "b_mc"], "rc": ["c", "d", "e"]}
+    assert format_pools(["a_mc", "c", "d"]) == {"rc": ["c", "d"]}  # a lone MC task reads the law over all
+    assert format_pools(["c", "d", "c"]) == {}  # one format: the law over all tasks is that format's

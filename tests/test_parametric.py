@@ -143,6 +143,44 @@ def test_laws_are_per_family_and_loss_kind_and_a_family_never_seen_reads_none() 
     assert fills["unseen_task_law"] == 1
 
 
+def _format_suite() -> list:
+    """Two rising ranked-classification tasks and two multiple-choice tasks stuck at chance, on three runs."""
+    rng = np.random.default_rng(3)
+    out = []
+    for run in range(3):
+        loss = np.exp(np.linspace(1.6, 0.9, 30) - 0.05 * run)
+        for task, values in (("rc_a", 0.3 + 0.5 * (1.6 - np.log(loss))), ("rc_b", 0.2 + 0.6 * (1.6 - np.log(loss))),
+                             ("mc_a_mc", np.full(30, 0.25)), ("mc_b_mc", np.full(30, 0.5))):
+            s = synthetic_like(loss, values + rng.normal(0, 0.003, 30))
+            out.append(dataclasses.replace(s, run=f"r{run}", task=task))
+    return out
+
+
+def test_an_unseen_task_reads_the_law_pooled_over_its_own_format() -> None:
+    laws = P.TaskLaws.fit(_format_suite(), precise=False)
+    kind = "synthetic|synthetic"
+    assert sorted(laws.by_format[kind]) == ["mc", "rc"]
+    mc, rc = laws.for_task("new_mc", kind), laws.for_task("new", kind)
+    assert mc is laws.by_format[kind]["mc"] and rc is laws.by_format[kind]["rc"] and mc.pooled and rc.pooled
+    loss = np.exp(np.array([1.5, 0.9]))
+    assert abs(np.diff(mc(loss))[0]) < 0.02  # the MC pool stays flat where the loss falls…
+    assert np.diff(rc(loss))[0] > 0.2  # …the RC pool rises, and the pool over all four tasks sits between
+    assert 0.02 < np.diff(laws.pooled[kind](loss))[0] < np.diff(rc(loss))[0]
+    again = P.TaskLaws.from_dict(laws.to_dict())
+    assert again.for_task("new_mc", kind) == mc and again.for_task("new_mc", kind).pooled
+
+
+def test_a_single_format_or_a_lone_task_of_one_keeps_the_law_pooled_over_all_tasks() -> None:
+    kind = "synthetic|synthetic"
+    rc_only = P.TaskLaws.fit([s for s in _format_suite() if not s.task.endswith("_mc")], precise=False)
+    assert rc_only.by_format == {} and rc_only.for_task("new_mc", kind) == rc_only.pooled[kind]
+    one_mc = P.TaskLaws.fit([s for s in _format_suite() if s.task != "mc_b_mc"], precise=False)
+    assert "mc" not in one_mc.by_format[kind] and one_mc.for_task("new_mc", kind) == one_mc.pooled[kind]
+    data = one_mc.to_dict()
+    del data["by_format"]  # weights saved before format pooling
+    assert P.TaskLaws.from_dict(data).for_task("new", kind) == one_mc.pooled[kind]
+
+
 def test_a_pooled_law_forecasts_changes_from_the_last_value() -> None:
     s = synthetic_series(n_runs=2, n_tasks=1, n_points=20, seed=1)[0]
     task_law = P.TaskLaws.fit([s]).for_task("task0", "synthetic|synthetic")
