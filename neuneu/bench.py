@@ -23,7 +23,7 @@ import json
 import math
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -45,8 +45,10 @@ from neuneu.contract import (
     check_unseen,
     context_end,
     cut_context,
+    task_format,
 )
 from neuneu.forecaster import NeuNeuForecaster
+from neuneu.parametric import Law, TaskLaws, target_features
 from neuneu.paths import BUILD_DIR
 from neuneu.predict import Request, default_model, latency, with_user_laws
 from neuneu.splits import SPLITS, Split, load_pool, make_split, pool_of, split_by_runs
@@ -484,6 +486,48 @@ def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: 
         table = table.assign(_gap=table[first] - table[others].min(axis=1)).sort_values("_gap", ascending=False)
         table = table.drop(columns="_gap")
     return table.round(2)
+
+
+def _anchor_mae(series: Series, end: int, law: Law | None) -> float | None:
+    """MAE (points) of the two-stage anchor NeuNeu corrects, as a forecast of ``series`` after context end
+    ``end``; None when the context has no checkpoint with compute (NeuNeu drops those)."""
+    steps, tokens = np.asarray(series.steps), np.asarray(series.tokens, dtype=float)
+    x = np.log(np.where(tokens > 0, tokens, 1.0))
+    context = np.flatnonzero((np.arange(len(series)) <= end) & (steps > 0) & (tokens > 0))
+    if len(context) == 0:
+        return None
+    targets = np.arange(end + 1, len(series))
+    loss = series.losses.get("mean")
+    _, anchor = target_features(x[context], series.values[context], None if loss is None else loss[context],
+                                x[targets], None, law, "forecast")
+    return float(np.mean(np.abs(anchor - series.values[targets]))) * 100
+
+
+def law_pooling_table(split: Split, rules: Iterable[str] = CONTEXT_RULES) -> pd.DataFrame:
+    """Which law should a task never seen read? Each candidate scored alone, as the forecast NeuNeu's median
+    starts from (the two-stage anchor: the law at the loss stage 1 extrapolates from the context, shifted through
+    the last value): the law pooled over *all* training tasks of the family and loss kind against the law pooled
+    over the tasks of the task's *answer format* (the default, :class:`neuneu.parametric.TaskLaws`). On the
+    split's validation side (laws fitted on the fit side: what model selection sees) and on its test side (laws
+    fitted on the whole training side); cell-averaged MAE in accuracy points per side, context rule and format."""
+    sides = {"validation": (split.fit_side(), split.validation_series()), "test": (split.train, split.test)}
+    rows = []
+    for side, (fit_on, scored) in sides.items():
+        by_format = TaskLaws.fit(fit_on)
+        all_tasks = replace(by_format, by_format={})
+        for rule, s in itertools.product(rules, scored):
+            end = context_end(s, DEFAULT_CONTEXT_RATIO, rule)
+            maes = {name: _anchor_mae(s, end, laws.for_series(s)) for name, laws in
+                    (("law over all tasks", all_tasks), ("law over its format", by_format))}
+            if end < len(s) - 1 and None not in maes.values():
+                rows.append({"side": side, "context_rule": rule, "format": task_format(s.task), **maes})
+    cells = pd.DataFrame(rows)
+    table = cells.groupby(["side", "context_rule", "format"]).agg(
+        series=("format", "size"), **{k: (k, "mean") for k in ("law over all tasks", "law over its format")})
+    overall = cells.groupby(["side", "context_rule"]).agg(
+        series=("format", "size"), **{k: (k, "mean") for k in ("law over all tasks", "law over its format")})
+    overall = overall.assign(format="all").set_index("format", append=True)
+    return pd.concat([table, overall]).sort_index().round(2).reset_index()
 
 
 def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldout-sizes",

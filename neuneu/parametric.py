@@ -148,6 +148,7 @@ class TaskLaws:
         for s in series:
             if loss_key in s.losses:
                 groups.setdefault(law_key(s), {}).setdefault(s.task, []).append(s)
+
         def pooled_law(group: list[Series]) -> Law | None:
             law = fit(np.concatenate([s.losses[loss_key] for s in group]), np.concatenate([s.values for s in group]))
             return None if law is None else replace(law, pooled=True)

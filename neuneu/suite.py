@@ -14,7 +14,10 @@ other column is an error, so that a misspelt optional column (``tokns``) is repo
 column              type        required   meaning (unit)
 ==================  ==========  =========  =====================================================================
 ``run``             text        yes        name of the training run; one run = one model trained once
-``task``            text        yes        downstream task the accuracy is measured on
+``task``            text        yes        downstream task the accuracy is measured on; a name ending in ``_mc``
+                                           marks the multiple-choice format (the answer's letter), as OLMo's
+                                           evaluation names it: a task never seen then reads the law pooled over
+                                           the other ``_mc`` tasks (:func:`neuneu.contract.task_format`)
 ``step``            integer     yes        optimizer step of the checkpoint, >= 0
 ``accuracy``        number      yes        downstream accuracy as a fraction in [0, 1] (not a percentage)
 ``tokens``          number      no         training tokens seen at the checkpoint (cumulative), >= 0

@@ -17,9 +17,10 @@ from neuneu.baselines import LinearLogCompute, PaperLogistic
 from neuneu.contract import TrainedOnTestError
 from neuneu.forecaster import NeuNeuForecaster
 from neuneu.model import config_for as model_config_for
-from neuneu.splits import SPLITS, load_pool, make_split
+from neuneu.splits import SPLITS, Split, load_pool, make_split
 from neuneu.train import config_for as train_config_for
 from tests.test_evaluate import curve_series
+from tests.test_parametric import format_suite
 
 
 def summary(rows: list[tuple[str, str, str, str, float]]) -> pd.DataFrame:
@@ -208,3 +209,23 @@ def test_coverage_table_sets_validation_coverage_beside_the_test_coverage() -> N
                                          "coverage80_validation": 0.5, "coverage80_test": 0.7,
                                          "coverage50_validation": 0.5, "coverage50_test": 0.4}]
     assert bench.coverage_table(frame, test, rule="compute").empty
+
+
+def test_law_pooling_table_scores_the_all_task_law_against_the_format_law_on_both_sides() -> None:
+    """Two rising tasks and two MC tasks flat at chance in training; held out: one of each format. The MC task
+    forecast from the law over its format (flat) beats the law over all tasks (which rises)."""
+    suite = format_suite()
+    renamed = {"rc_b": "new", "mc_b_mc": "new_mc"}  # the held-out pair, one task per format
+    series = [dataclasses.replace(s, task=renamed.get(s.task, s.task)) for s in suite]
+    train = [s for s in series if s.task not in renamed.values()]
+    extra = [dataclasses.replace(s, task=s.task.replace("_a", "_c")) for s in train]  # keeps two tasks per format
+    train = train + extra
+    validation = frozenset(s.key for s in extra if s.run == "r0")
+    split = Split("custom", train, [s for s in series if s.task in renamed.values()], validation)
+    table = bench.law_pooling_table(split, rules=("index",))
+    assert list(table.columns) == ["side", "context_rule", "format", "series", "law over all tasks",
+                                   "law over its format"]
+    test = table[table["side"] == "test"].set_index("format")
+    assert test.loc["mc", "law over its format"] < test.loc["mc", "law over all tasks"]
+    assert test.loc["all", "series"] == 6 and test.loc["mc", "series"] == 3
+    assert set(table["side"]) == {"test", "validation"}

@@ -143,7 +143,7 @@ def test_laws_are_per_family_and_loss_kind_and_a_family_never_seen_reads_none() 
     assert fills["unseen_task_law"] == 1
 
 
-def _format_suite() -> list:
+def format_suite() -> list:
     """Two rising ranked-classification tasks and two multiple-choice tasks stuck at chance, on three runs."""
     rng = np.random.default_rng(3)
     out = []
@@ -157,7 +157,7 @@ def _format_suite() -> list:
 
 
 def test_an_unseen_task_reads_the_law_pooled_over_its_own_format() -> None:
-    laws = P.TaskLaws.fit(_format_suite(), precise=False)
+    laws = P.TaskLaws.fit(format_suite(), precise=False)
     kind = "synthetic|synthetic"
     assert sorted(laws.by_format[kind]) == ["mc", "rc"]
     mc, rc = laws.for_task("new_mc", kind), laws.for_task("new", kind)
@@ -172,9 +172,9 @@ def test_an_unseen_task_reads_the_law_pooled_over_its_own_format() -> None:
 
 def test_a_single_format_or_a_lone_task_of_one_keeps_the_law_pooled_over_all_tasks() -> None:
     kind = "synthetic|synthetic"
-    rc_only = P.TaskLaws.fit([s for s in _format_suite() if not s.task.endswith("_mc")], precise=False)
+    rc_only = P.TaskLaws.fit([s for s in format_suite() if not s.task.endswith("_mc")], precise=False)
     assert rc_only.by_format == {} and rc_only.for_task("new_mc", kind) == rc_only.pooled[kind]
-    one_mc = P.TaskLaws.fit([s for s in _format_suite() if s.task != "mc_b_mc"], precise=False)
+    one_mc = P.TaskLaws.fit([s for s in format_suite() if s.task != "mc_b_mc"], precise=False)
     assert "mc" not in one_mc.by_format[kind] and one_mc.for_task("new_mc", kind) == one_mc.pooled[kind]
     data = one_mc.to_dict()
     del data["by_format"]  # weights saved before format pooling
