@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections import Counter
 from typing import Mapping, Self, Sequence
 
 import numpy as np
@@ -142,8 +143,11 @@ class PaperLogistic(Baseline):
     the ``loss_given`` setting and uses none of the test run's accuracies. Tasks missing from training (the
     held-out-task split) use one law pooled over the training tasks of their answer format
     (:func:`~neuneu.contract.task_format`: multiple-choice or ranked classification), or over all training tasks
-    when the training side has a single format or too few tasks of theirs (counted as ``unseen_task``), the same
-    rule NeuNeu's law inputs follow (:class:`neuneu.parametric.TaskLaws`). Quantiles come from the training
+    when the training side has a single format or too few tasks of theirs (counted as ``unseen_task``). A pooled
+    law knows how accuracy moves with the loss on average, not the task's level, so it is shifted to pass through
+    the context's last accuracy at its loss (:meth:`pooled_shift`): only the change it predicts is used. Both
+    rules are the ones NeuNeu's law inputs follow (:class:`neuneu.parametric.TaskLaws`), so on held-out tasks the
+    baseline is the law NeuNeu starts from, not a law at another task's level. Quantiles come from the training
     residuals of the law used.
     """
 
@@ -194,14 +198,36 @@ class PaperLogistic(Baseline):
             self._pooled_laws[pool] = fit_loss_logistic(*self._pooled(self._pools[pool]))
         return self._pooled_laws[pool], reason
 
-    def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
+    def pooled_shift(self, law: LossLogistic, context: Series) -> float:
+        """How far the context's last accuracy lies from a pooled ``law`` at the context's last loss: added to the
+        pooled law's forecasts, so they pass through the run's own level. Raises :class:`Fallback` when the
+        context's last loss or the law there is not finite."""
+        loss = np.asarray(context.losses.get(self.loss_key, ()), dtype=float)[-1:]
+        if len(loss) == 0 or not np.isfinite(loss[0]) or loss[0] <= 0:
+            raise Fallback("nonfinite_context_loss")
+        at_end = float(law(loss)[0][0])
+        if not np.isfinite(at_end):
+            raise Fallback("nonfinite")
+        return float(np.asarray(context.values)[-1]) - at_end
+
+    def law_forecast(self, context: Series, loss: np.ndarray, fallbacks: Counter | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(median, quantiles) of the context's task at mean loss ``loss``: its own law, or a pooled law shifted
+        through the context's last accuracy (:meth:`pooled_shift`; the reason is counted in ``fallbacks``, by
+        default this baseline's own)."""
         law, reason = self.law_for(context.task)
         if law is None:
             raise Fallback("no_law")
+        shift = 0.0
         if reason is not None:
-            self.fallbacks[reason] += 1
+            shift = self.pooled_shift(law, context)
+            (self.fallbacks if fallbacks is None else fallbacks)[reason] += 1
+        median, quantiles = law(loss)
+        return median + shift, quantiles + shift
+
+    def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
         assert query.losses is not None  # check_inputs guarantees it
-        return law(np.asarray(query.losses[self.loss_key], dtype=float).reshape(len(query)))
+        return self.law_forecast(context, np.asarray(query.losses[self.loss_key], dtype=float).reshape(len(query)))
 
 
 # --------------------------------------------------------------------------------------------- (b) per-run logistic
@@ -281,7 +307,9 @@ class TwoStage(Baseline):
     at step 50 on the OLMo ladder), which no power law follows, and with them the loss forecast error triples
     (0.19 vs 0.06 nats mean absolute on the 1B/3B ladder runs). Stage 2 is :class:`PaperLogistic`'s per-task law
     (fitted on the training runs by :meth:`fit`). It reads no loss measured after the context end, so it is a
-    forecasting method; it also ignores the context accuracies, exactly like the paper's law. Without quantiles:
+    forecasting method; it also ignores the context accuracies, exactly like the paper's law, except for a task
+    never seen, whose pooled law is shifted through the context's last accuracy (:meth:`PaperLogistic.pooled_shift`).
+    Without quantiles:
     the mapping's residuals would ignore the loss-extrapolation error and so overstate confidence.
     """
 
@@ -318,13 +346,7 @@ class TwoStage(Baseline):
         return saturating_power_curve(x_q - x_ctx[0], *fit.params)
 
     def _forecast(self, context: Series, query: Query) -> tuple[np.ndarray, np.ndarray | None]:
-        future_loss = self.forecast_loss(context, query)
-        law, reason = self.mapping.law_for(context.task)
-        if law is None:
-            raise Fallback("no_law")
-        if reason is not None:
-            self.fallbacks[reason] += 1
-        median, _ = law(future_loss)
+        median, _ = self.mapping.law_forecast(context, self.forecast_loss(context, query), self.fallbacks)
         return median, None
 
     def _loss_law(self, z: np.ndarray, loss: np.ndarray) -> CurveFit | None:

@@ -26,6 +26,11 @@
 #   logistic in log mean loss per task, fitted on all training runs pooled, fed the test run's true future losses
 #   and none of its accuracies (paper-spec §6).
 #
+# A task never seen in training (chapter 7's held-out tasks) has no law of its own. Both law-based baselines then
+# read the law pooled over the training tasks of its answer format (multiple choice or ranked classification) and,
+# since a pooled law knows how accuracy moves with the loss but not the task's level, shift it through the
+# context's last accuracy: the law NeuNeu starts from on those tasks, so the comparison is like for like.
+#
 # **You will learn:** what each baseline assumes, where each fails, and how often a fit has to fall back.
 #
 # ## Prerequisites

@@ -115,6 +115,22 @@ def test_paper_logistic_unseen_task_reads_the_law_pooled_over_its_format():
     assert model.fallbacks == {"unseen_task": 2}
 
 
+def test_a_pooled_law_is_shifted_through_the_context_s_last_accuracy():
+    """An unseen task 0.2 above the training tasks' law: the pooled law is moved to the run's level, so only the
+    change it predicts is used (as NeuNeu's law inputs do); two-stage counts the fallback as its own."""
+    model = PaperLogistic().fit([make_series(f"r{i}", scale=s) for i, s in enumerate((0.5, 1.0, 2.0))])
+    above = make_series("x", task="brand_new")
+    above = Series(run="x", task="brand_new", steps=above.steps, tokens=above.tokens, flops=above.flops,
+                   values=above.values + 0.2, losses=above.losses, meta=above.meta)
+    ctx, query = split_at(above, 5, with_losses=True)
+    np.testing.assert_allclose(model.predict(ctx, query).median, above.values[6:], atol=0.02)
+    two_stage = TwoStage(mapping=model)
+    ctx, blind = split_at(above, 20)
+    pred = two_stage.predict(ctx, blind)
+    assert abs(pred.median[0] - above.values[21]) < 0.03
+    assert two_stage.fallbacks == {"unseen_task": 1} and model.fallbacks == {"unseen_task": 1}
+
+
 def test_paper_logistic_must_be_fitted():
     ctx, query = split_at(make_series("x"), 5, with_losses=True)
     with pytest.raises(ForecastInputError, match=r"^paper-logistic: call fit\(train\) before predict$"):
