@@ -193,7 +193,8 @@ class PaperLogistic(Baseline):
         if self.laws.get(task) is not None:
             return self.laws[task], None
         reason = "unseen_task" if task not in self.laws else "task_fit_failed"
-        pool = task_format(task) if task_format(task) in self._pools else ALL_FORMATS
+        pool = task_format(task)
+        pool = pool if pool in self._pools else ALL_FORMATS
         if pool not in self._pooled_laws:
             self._pooled_laws[pool] = fit_loss_logistic(*self._pooled(self._pools[pool]))
         return self._pooled_laws[pool], reason
@@ -308,9 +309,9 @@ class TwoStage(Baseline):
     (0.19 vs 0.06 nats mean absolute on the 1B/3B ladder runs). Stage 2 is :class:`PaperLogistic`'s per-task law
     (fitted on the training runs by :meth:`fit`). It reads no loss measured after the context end, so it is a
     forecasting method; it also ignores the context accuracies, exactly like the paper's law, except for a task
-    never seen, whose pooled law is shifted through the context's last accuracy (:meth:`PaperLogistic.pooled_shift`).
-    Without quantiles:
-    the mapping's residuals would ignore the loss-extrapolation error and so overstate confidence.
+    never seen, whose pooled law is shifted through the context's last accuracy
+    (:meth:`PaperLogistic.pooled_shift`). Without quantiles: the mapping's residuals would ignore the
+    loss-extrapolation error and so overstate confidence.
     """
 
     name = "two-stage"

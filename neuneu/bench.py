@@ -51,6 +51,7 @@ from neuneu.forecaster import NeuNeuForecaster
 from neuneu.parametric import Law, TaskLaws, target_features
 from neuneu.paths import BUILD_DIR
 from neuneu.predict import Request, default_model, latency, with_user_laws
+from neuneu.samples import axis_positions
 from neuneu.splits import SPLITS, Split, load_pool, make_split, pool_of, split_by_runs
 from neuneu.suite import read_suite
 
@@ -491,9 +492,8 @@ def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: 
 def _anchor_mae(series: Series, end: int, law: Law | None) -> float | None:
     """MAE (points) of the two-stage anchor NeuNeu corrects, as a forecast of ``series`` after context end
     ``end``; None when the context has no checkpoint with compute (NeuNeu drops those)."""
-    steps, tokens = np.asarray(series.steps), np.asarray(series.tokens, dtype=float)
-    x = np.log(np.where(tokens > 0, tokens, 1.0))
-    context = np.flatnonzero((np.arange(len(series)) <= end) & (steps > 0) & (tokens > 0))
+    x = axis_positions(series.steps, series.tokens, series.flops, "tokens")  # NaN where NeuNeu drops a checkpoint
+    context = np.flatnonzero((np.arange(len(series)) <= end) & (np.asarray(series.steps) > 0) & np.isfinite(x))
     if len(context) == 0:
         return None
     targets = np.arange(end + 1, len(series))
@@ -517,9 +517,11 @@ def law_pooling_table(split: Split, rules: Iterable[str] = CONTEXT_RULES) -> pd.
         all_tasks = replace(by_format, by_format={})
         for rule, s in itertools.product(rules, scored):
             end = context_end(s, DEFAULT_CONTEXT_RATIO, rule)
+            if end >= len(s) - 1:  # nothing left to forecast
+                continue
             maes = {name: _anchor_mae(s, end, laws.for_series(s)) for name, laws in
                     (("law over all tasks", all_tasks), ("law over its format", by_format))}
-            if end < len(s) - 1 and None not in maes.values():
+            if None not in maes.values():
                 rows.append({"side": side, "context_rule": rule, "format": task_format(s.task), **maes})
     cells = pd.DataFrame(rows)
     table = cells.groupby(["side", "context_rule", "format"]).agg(

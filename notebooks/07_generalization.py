@@ -192,10 +192,10 @@ report.markdown(report.records_table(
 # multiple-choice tasks. The default reads it, and the paper-logistic and two-stage baselines read a law pooled the
 # same way and shifted the same way for a task they never saw — pooled over every training family, as the paper's
 # law is fitted per task over all training runs, where NeuNeu's is its family's. Set beside the tables above, this
-# one also shows where NeuNeu's learned correction stops
-# paying: on the validation side NeuNeu is well below the anchor it starts from, while on the test side, under the
-# index rule, the format's law alone does better than NeuNeu — the same shift between the training datasets and the
-# paper's held-out tasks that the validation tables could not see.
+# one also shows where NeuNeu's learned correction stops paying: on the validation side NeuNeu is well below the
+# anchor it starts from, while on the test side, under the index rule, the format's law alone does better than
+# NeuNeu — the same shift between the training datasets and the paper's held-out tasks that the validation tables
+# could not see.
 
 # %% [markdown]
 # ## A Pythia forecast
@@ -218,11 +218,10 @@ for rule in ("index", "compute"):
 # the statistics of BigScience, the one training family that reports it) where training mostly saw OLMo's
 # domain cross-entropy. Most of Pythia's tasks (57 MMLU subjects) do not exist in training, so the paper's
 # logistic falls back to one law pooled over the training tasks of their format, shifted through the context's last
-# accuracy (counted in its fallbacks).
-# NeuNeu reads no law for a family it has not seen (a law is fitted per family and loss kind) and was trained that
-# way on this split, so its forecasts for Pythia rest on the context and on what the synthetic prior taught it.
-# Read these rows as a stress test of the protocol, not as the paper's zero-shot result, which used per-token
-# losses of one shared validation corpus for every family.
+# accuracy (counted in its fallbacks). NeuNeu reads no law for a family it has not seen (a law is fitted per family
+# and loss kind) and was trained that way on this split, so its forecasts for Pythia rest on the context and on
+# what the synthetic prior taught it. Read these rows as a stress test of the protocol, not as the paper's zero-shot
+# result, which used per-token losses of one shared validation corpus for every family.
 #
 # On the unseen recipe and the unseen family the test runs' loss input (LAMBADA log-perplexity) is a kind the fit
 # side never had (OLMo only; on the family split BigScience, the other LAMBADA family, is the validation side), so
