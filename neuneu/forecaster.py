@@ -6,10 +6,13 @@ reading the paper's scaling law.
 calibrates its intervals; ``predict_many`` answers many trajectories in one forward pass; ``save``/``load`` keep
 weights, config, the training record and the calibration together in one folder.
 
-**Interval calibration per input path.** Pinball training gives intervals that are too narrow out of
-distribution. On runs the model was not trained on (the split's validation side, which mimics the test's shift)
-we run the evaluation protocol and find, for the q25–q75 and the q10–q90 interval, the smallest factor by which
-each quantile's distance from the median must grow so that 50% / 80% of the truths fall inside (split-conformal).
+**Interval calibration per input path.** Pinball training gives intervals of the wrong width out of
+distribution: too narrow for one model, and too wide for an ensemble, whose averaged median errs less than its
+members' intervals allow. On runs the model was not trained on (the split's validation side, which mimics the
+test's shift) we run the evaluation protocol and find, for the q25–q75 and the q10–q90 interval, the factor by
+which each quantile's distance from the median must be scaled — grown or shrunk — so that 50% / 80% of the truths
+fall inside (split-conformal), each (run, task) trajectory weighing the same however many targets it has: the
+coverage the benchmark reports is the mean over such cells, so that is the level the calibration aims at.
 The factors belong to an *input path*: the same weights fed true target losses ("direct") and fed losses
 extrapolated from the context ("extrapolated-loss", :class:`LawNeuNeuForecast`) err differently, so each path is
 calibrated on its own inputs and stored under its own key.
@@ -59,7 +62,7 @@ DIRECT, EXTRAPOLATED = "direct", "extrapolated-loss"
 CROSS_FIT_FOLDS = 5  # folds of replica groups for the out-of-sample laws of training series
 PRIOR_FOLDS = 3  # the same inside each synthetic ladder
 LAW_KEY = "law"
-Scales = tuple[float, float]  # (q25–q75, q10–q90) widening factors
+Scales = tuple[float, float]  # (q25–q75, q10–q90) scaling factors (below 1 narrows)
 RawPredict = Callable[[Sequence[tuple[Series, Query]]], list[np.ndarray]]
 
 
@@ -72,8 +75,10 @@ class LawNotFittedError(RuntimeError):
 
 def conformal_scales(predict_raw: RawPredict, held_out: Sequence[Series], setting: str,
                      context_ratio: float = 0.2) -> Scales:
-    """The split-conformal widening factors of one input path on ``held_out`` (see the module docstring);
-    (1, 1) when there is nothing to calibrate on."""
+    """The split-conformal scaling factors of one input path on ``held_out`` (see the module docstring): for each
+    interval, the weighted quantile (each trajectory's targets share one unit of weight) of how far each truth
+    lies from the median in units of the interval's half-width on its side. A factor below 1 narrows; (1, 1) when
+    there is nothing to calibrate on."""
     pairs, truths = [], []
     for s in held_out:
         end = context_end(s, context_ratio)
@@ -84,16 +89,19 @@ def conformal_scales(predict_raw: RawPredict, held_out: Sequence[Series], settin
         return (1.0, 1.0)
     q = np.concatenate(predict_raw(pairs))
     y = np.concatenate(truths)
+    weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for t in truths])
     scales = []
     for lo, hi, nominal in ((1, 3, 0.5), (0, 4, 0.8)):
         spread = np.where(y < q[:, 2], q[:, 2] - q[:, lo], q[:, hi] - q[:, 2])
         need = np.abs(y - q[:, 2]) / np.maximum(spread, 1e-6)
-        scales.append(float(max(1.0, np.quantile(need, nominal, method="higher") * (1 + 1e-9))))
+        level = np.quantile(need, nominal, weights=weight, method="inverted_cdf")  # at least `nominal` inside
+        scales.append(float(level * (1 + 1e-9)))
     return (scales[0], scales[1])
 
 
 def widen(q: np.ndarray, scales: Scales) -> np.ndarray:
-    """Quantiles (n, 5) with the inner / outer intervals widened around the median, kept ordered and in [0, 1]."""
+    """Quantiles (n, 5) with the inner / outer intervals scaled around the median by ``scales`` (a factor below 1
+    narrows), kept ordered and in [0, 1]."""
     inner, outer = scales
     if inner == 1.0 and outer == 1.0:
         return q
@@ -208,8 +216,9 @@ class NeuNeuForecaster(ForecasterBase):
                                   init=init)
         self.model = self.result.model
         self.fallbacks.update(self.result.fills)
+        self.interval_scales = {}
         if law_family is None:  # a pretrained prior model is calibrated when it is fine-tuned, not before
-            self.interval_scales = {DIRECT: conformal_scales(self.raw_quantiles, validation, self.config.setting)}
+            self.calibrate(validation)
         if self.model_config.parametric and law_family is None:
             # From now on the model reads laws fitted on the whole training side (validation too), like the
             # paper-logistic baseline: the law is a fit, not a learned weight, and the validation runs are the
@@ -218,6 +227,19 @@ class NeuNeuForecaster(ForecasterBase):
         if self.out_dir is not None:  # the best weights are already there; add the record and the calibration
             self.save(self.out_dir)
         return self
+
+    def calibrate(self, held_out: Sequence[Series]) -> Scales:
+        """Fit the scaling factors of the direct path on ``held_out`` (the validation runs), the model reading the
+        laws fitted without them (:attr:`validation_laws`) as during training; stored and returned. ``fit`` calls
+        it; calling it on loaded weights with the same runs reproduces what ``fit`` stored."""
+        laws = self.laws
+        self.laws = self.validation_laws if self.validation_laws is not None else laws
+        try:
+            scales = conformal_scales(self.raw_quantiles, held_out, self.config.setting)
+        finally:
+            self.laws = laws
+        self.interval_scales[DIRECT] = scales
+        return scales
 
     def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
         """The model's quantiles (n_targets, 5) per pair, before interval calibration, clipped to [0, 1]. Values
@@ -371,6 +393,13 @@ class LawNeuNeu(ForecasterBase):
     def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
         return self.inner.raw_quantiles(self.with_law(pairs))
 
+    def calibrate(self, held_out: Sequence[Series]) -> Scales:
+        """Scaling factors of the direct path on ``held_out``, fed the law features (as the inner model's ``fit``
+        calibrates them); stored with the weights."""
+        scales = conformal_scales(self.raw_quantiles, held_out, "loss_given")
+        self.inner.interval_scales[DIRECT] = scales
+        return scales
+
     def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
         pairs = list(pairs)
         self.calls += len(pairs)
@@ -414,7 +443,7 @@ class LawNeuNeuForecast(ForecasterBase):
         return self
 
     def calibrate(self, held_out: Sequence[Series]) -> Scales:
-        """Widening factors of the extrapolated-loss path on ``held_out``, stored with the shared weights."""
+        """Scaling factors of the extrapolated-loss path on ``held_out``, stored with the shared weights."""
         scales = conformal_scales(self.raw_quantiles, held_out, "forecast")
         self.given.inner.interval_scales[EXTRAPOLATED] = scales
         return scales
@@ -537,7 +566,7 @@ class EnsembleForecaster(ForecasterBase):
                 m.laws = laws
 
     def calibrate(self, held_out: Sequence[Series]) -> Scales:
-        """Widening factors of the averaged quantiles on ``held_out`` (the members' validation side), the members
+        """Scaling factors of the averaged quantiles on ``held_out`` (the members' validation side), the members
         reading the laws fitted without those runs, as in their own calibration."""
         with self.reading_validation_laws():
             scales = conformal_scales(self.raw_quantiles, held_out, self.members[0].config.setting)

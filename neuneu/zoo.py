@@ -28,12 +28,10 @@ from typing import Mapping, Sequence
 from neuneu import atomic, prior, profiles
 from neuneu.contract import Series, TrainingRecord
 from neuneu.forecaster import (
-    DIRECT,
     EnsembleForecaster,
     LawNeuNeu,
     LawNeuNeuForecast,
     NeuNeuForecaster,
-    conformal_scales,
 )
 from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES
 from neuneu.model import config_for as model_config_for
@@ -49,7 +47,7 @@ from neuneu.splits import (
     replica_group,
     validation_by_run,
 )
-from neuneu.train import TrainError
+from neuneu.train import CONFIG_FILE, TrainError, read_config
 from neuneu.train import config_for as train_config_for
 
 WEIGHTS_DIR = DATA_DIR / "weights"
@@ -373,9 +371,9 @@ def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) 
     model._name = spec.method
     model.split = spec.split
     model.validation_laws = TaskLaws.fit(split.fit_side())
-    model.laws = model.validation_laws
-    model.interval_scales = {DIRECT: conformal_scales(model.raw_quantiles, split.validation_series(), spec.setting)}
     model.laws = TaskLaws.fit(split.train)
+    model.interval_scales = {}
+    model.calibrate(split.validation_series())
     return model
 
 
@@ -451,6 +449,44 @@ def retrain_all(specs: Sequence[ModelSpec], profile: str, *, jobs: int = 1, root
     return lines
 
 
+def recalibrate(spec: ModelSpec, split: Split, profile: str, *, root: Path | None = None) -> dict[str, list[float]]:
+    """Refit the interval calibration of the existing weights of ``spec`` on ``split``'s validation runs under the
+    current rule (:func:`~neuneu.forecaster.conformal_scales`) and rewrite only the ``interval_scales`` of its
+    ``config.json`` — the weights are not touched; returns the new scales. This stores what retraining would:
+    calibration is the last step of training and reads only the weights, the laws fitted on the fit side and the
+    validation runs."""
+    model = obtain(spec, [], profile, root=root, split=split)
+    model.calibrate(split.validation_series())
+    if isinstance(model, LawNeuNeu):  # the forecast path shares the weights and has its own calibration
+        LawNeuNeuForecast(model).calibrate(split.validation_series())
+    inner = model.inner if isinstance(model, LawNeuNeu) else model
+    folder = weights_dir(spec, profile, root)
+    meta = read_config(folder)
+    meta["interval_scales"] = {k: list(v) for k, v in inner.interval_scales.items()}
+    atomic.write_json(folder / CONFIG_FILE, meta, sort_keys=False)
+    return meta["interval_scales"]
+
+
+def recalibrate_all(specs: Sequence[ModelSpec], profile: str, *, root: Path | None = None) -> list[str]:
+    """:func:`recalibrate` every spec with weights of its own that is calibrated (prior models are calibrated only
+    when fine-tuned); one line per model, old → new scales."""
+    lines, pools, splits = [], {}, {}
+    for spec in specs:
+        if spec.split == PRIOR or not spec.has_own_weights or spec.prior_only:
+            continue
+        pool = "public" if spec.split == GENERAL else pool_of(spec.split)
+        if pool not in pools:
+            pools[pool] = load_pool(pool)
+        if spec.split not in splits:
+            splits[spec.split] = general_split(pools[pool]) if spec.split == GENERAL else \
+                make_split(pools[pool], spec.split)
+        before = read_config(weights_dir(spec, profile, root)).get("interval_scales", {})
+        after = recalibrate(spec, splits[spec.split], profile, root=root)
+        lines.append(f"{spec.name}: " + ", ".join(
+            f"{k} {[round(x, 3) for x in before.get(k, [])]} -> {[round(x, 3) for x in v]}" for k, v in after.items()))
+    return lines
+
+
 def all_specs(profile: str) -> tuple[ModelSpec, ...]:
     """Every model the book uses under ``profile``: the prior models, the headline members and models, the
     held-out-size, robustness and mini-ladder ablations, and the general-purpose members of ``neuneu predict``."""
@@ -512,18 +548,25 @@ def write_model_card(profile: str = "cpu", summary_path: Path = BENCH_RECORD) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m neuneu.zoo [--profile cpu] [--only NAME…] [--jobs N] [--card]``: (re)train the committed
-    models, or (``--card``) regenerate the general model's card from the committed benchmark record."""
+    """``python -m neuneu.zoo [--profile cpu] [--only NAME…] [--jobs N] [--card | --recalibrate]``: (re)train the
+    committed models, or (``--card``) regenerate the general model's card from the committed benchmark record, or
+    (``--recalibrate``) refit only their interval calibration (:func:`recalibrate_all`)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--only", nargs="*", default=None, help="model folder names (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel training processes (one thread each)")
     parser.add_argument("--card", action="store_true", help="only regenerate data/weights/MODEL_CARD.md")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="refit only the interval calibration of the existing weights (no training)")
     args = parser.parse_args(argv)
     if args.card:
         print(write_model_card(args.profile))
         return 0
     specs = [s for s in all_specs(args.profile) if args.only is None or s.name in args.only]
+    if args.recalibrate:
+        for line in recalibrate_all(specs, args.profile):
+            print(line)
+        return 0
     for line in retrain_all(specs, args.profile, jobs=args.jobs):
         print(line)
     return 0

@@ -71,7 +71,7 @@ print(f"{len(series)} series; NeuNeu numbers are means over {len(seeds)} trainin
 #   irreducible checkpoint-to-checkpoint noise; **ratio** = a method's MAE / the noise floor's MAE on the same
 #   targets, so 1.0 would be as good as any forecast can be.
 # * **coverage80 / coverage50** — the share of truths inside a method's q10–q90 / q25–q75 interval (nominal 0.80 /
-#   0.50; only methods that give quantiles have one); NeuNeu's intervals are widened by split-conformal calibration
+#   0.50; only methods that give quantiles have one); NeuNeu's intervals are scaled by split-conformal calibration
 #   on the validation runs.
 # * **decision accuracy** — the share of real choices a forecast gets right. For every pair of test runs on one
 #   task that a user would compare — the same size trained for different lengths (*size*), different sizes at about
@@ -129,11 +129,11 @@ report.markdown(report.results_table(bench.headline(summary), "coverage80", spli
 report.markdown(report.results_table(bench.headline(summary), "coverage50", splits=SPLITS))
 
 # %% [markdown]
-# Why a coverage misses its nominal level: the intervals are widened by split-conformal calibration on the
-# validation side of each split, where the default's coverage is therefore at its nominal level, or above it where
-# the raw intervals were already wide enough (the calibration only widens them). The test runs differ from the
-# validation runs (larger models, or longer training runs, than any the model was fitted or calibrated on), and the
-# test coverage shows that shift, which no calibration on training-side data can see (index rule):
+# Why a coverage misses its nominal level: the intervals are scaled (widened or narrowed) by split-conformal
+# calibration on the validation side of each split, where the default's coverage is therefore at its nominal level.
+# The test runs differ from the validation runs (larger models, or longer training runs, than any the model was
+# fitted or calibrated on), and the test coverage shows that shift, which no calibration on training-side data can
+# see (index rule):
 
 # %% tags=["hide-input"]
 coverage = bench.coverage_shift(summary, series, PROFILE, SPLITS)

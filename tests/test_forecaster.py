@@ -27,7 +27,9 @@ from neuneu.forecaster import (
     LawNeuNeuForecast,
     LawNotFittedError,
     NeuNeuForecaster,
+    conformal_scales,
     query_with_law,
+    widen,
     with_law,
 )
 from neuneu.model import config_for as model_config_for
@@ -106,17 +108,55 @@ def test_nan_loss_features_are_counted_in_fallbacks(series: list[Series]) -> Non
     assert forecaster.fallbacks["nan_loss_feature"] == 1
 
 
-def test_conformal_calibration_reaches_nominal_coverage_on_the_validation_runs() -> None:
+def cell_coverage(quantiles: list[np.ndarray], truths: list[np.ndarray], lo: int, hi: int) -> float:
+    """Mean over trajectories of the share of targets inside [q_lo, q_hi] (the benchmark's cell coverage)."""
+    return float(np.mean([np.mean((y >= q[:, lo]) & (y <= q[:, hi])) for q, y in zip(quantiles, truths)]))
+
+
+def test_conformal_calibration_reaches_nominal_cell_coverage_on_the_validation_runs() -> None:
     series = synthetic_series(n_runs=6, n_tasks=3, n_points=16, seed=5)
     held_out = [s for s in series if s.run in ("run4", "run5")]
     forecaster = NeuNeuForecaster(model_smoke(loss_input="mean"), smoke())
     forecaster.fit([s for s in series if s not in held_out], held_out)
-    inner, outer = forecaster.interval_scales[DIRECT]
-    assert inner >= 1.0 and outer >= 1.0
-    y = np.concatenate([s.values[context_end(s) + 1:] for s in held_out])
-    q = np.concatenate([p.quantiles for p in forecaster.predict_many(questions(held_out))])
-    assert np.mean((y >= q[:, 0]) & (y <= q[:, 4])) >= 0.8 - 1e-9
-    assert np.mean((y >= q[:, 1]) & (y <= q[:, 3])) >= 0.5 - 1e-9
+    truths = [s.values[context_end(s) + 1:] for s in held_out]
+    q = [p.quantiles for p in forecaster.predict_many(questions(held_out))]
+    assert cell_coverage(q, truths, 0, 4) >= 0.8 - 1e-9 and cell_coverage(q, truths, 1, 3) >= 0.5 - 1e-9
+    assert forecaster.calibrate(held_out) == forecaster.interval_scales[DIRECT]  # loaded or fitted: same factors
+
+
+def fixed_raw(width: float, n_targets: list[int]):
+    """A raw predictor: median 0.5 and symmetric quantiles at ±width/2 (inner) and ±width (outer)."""
+    def raw(pairs):
+        assert len(pairs) == len(n_targets)
+        return [np.tile([0.5 - width, 0.5 - width / 2, 0.5, 0.5 + width / 2, 0.5 + width], (n, 1)) for n in n_targets]
+    return raw
+
+
+def flat_series(errors: list[float], run: str) -> Series:
+    """A series at 0.5 for 3 checkpoints (the context), then at 0.5 + each error."""
+    values = np.array([0.5, 0.5, 0.5, *(0.5 + e for e in errors)])
+    base = synthetic_series(n_runs=1, n_tasks=1, n_points=len(values))[0]
+    return dataclasses.replace(base, run=run, values=values)
+
+
+def test_conformal_scales_narrow_intervals_that_are_too_wide() -> None:
+    held = [flat_series([0.01 * k for k in range(1, 11)], "a")]  # the errors 0.01…0.10, all far inside ±0.5
+    end = context_end(held[0])
+    inner, outer = conformal_scales(fixed_raw(0.5, [len(held[0]) - end - 1]), held, "forecast")
+    # Half the errors lie within 0.05 (a quarter of the inner half-width 0.25), 80% within 0.08 (of 0.5).
+    assert (inner, outer) == (pytest.approx(0.2, rel=1e-6), pytest.approx(0.16, rel=1e-6))
+    q = widen(np.array([[0.0, 0.25, 0.5, 0.75, 1.0]]), (inner, outer))
+    np.testing.assert_allclose(q, [[0.42, 0.45, 0.5, 0.55, 0.58]], atol=1e-6)
+
+
+def test_conformal_scales_weigh_each_trajectory_equally_however_many_targets() -> None:
+    # Two long trajectories on the median and a short one 0.3 off: weighting targets equally, the short one's 5
+    # targets are 6% of all and an 80% interval may leave them out; weighting trajectories equally they are a
+    # third, so the q10–q90 interval (half-width 0.1) must grow threefold to take them in.
+    held = [flat_series([0.0] * 40, "long1"), flat_series([0.0] * 40, "long2"), flat_series([0.3] * 5, "short")]
+    sizes = [len(s) - context_end(s) - 1 for s in held]
+    inner, outer = conformal_scales(fixed_raw(0.1, sizes), held, "forecast")
+    assert outer == pytest.approx(3.0, rel=1e-6) and inner == pytest.approx(0.0, abs=1e-6)
 
 
 # --------------------------------------------------------------------------------------------- the law

@@ -117,6 +117,22 @@ def test_law_models_share_one_set_of_weights_with_two_calibrations(tmp_path) -> 
     assert not zoo.ModelSpec("custom", "forecast", "law").has_own_weights
 
 
+@pytest.mark.parametrize("spec", [zoo.ModelSpec("custom", "loss_given", "law"),
+                                  zoo.ModelSpec("custom", "forecast", "mean", parametric=True, pretrained=True)],
+                         ids=lambda s: s.name)
+def test_recalibrating_fresh_weights_stores_what_training_stored(spec: zoo.ModelSpec, tmp_path) -> None:
+    split = tiny_split()
+    zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
+    if spec.loss_input == "law":
+        zoo.obtain(dataclasses.replace(spec, setting="forecast"), [], "smoke", root=tmp_path, split=split)
+    config = tmp_path / spec.name / "config.json"
+    trained = json.loads(config.read_text())
+    weights = (tmp_path / spec.name / "model.safetensors").read_bytes()
+    scales = zoo.recalibrate(spec, split, "smoke", root=tmp_path)
+    assert json.loads(config.read_text()) == trained and scales == trained["interval_scales"]
+    assert (tmp_path / spec.name / "model.safetensors").read_bytes() == weights
+
+
 def test_the_model_card_is_generated_from_the_committed_records() -> None:
     summary = json.loads(zoo.BENCH_RECORD.read_text())
     assert zoo.MODEL_CARD.read_text() == zoo.model_card(summary, "cpu")  # regenerate: python -m neuneu.zoo --card
