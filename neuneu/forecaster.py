@@ -230,8 +230,9 @@ class NeuNeuForecaster(ForecasterBase):
 
     def calibrate(self, held_out: Sequence[Series]) -> Scales:
         """Fit the scaling factors of the direct path on ``held_out`` (the validation runs), the model reading the
-        laws fitted without them (:attr:`validation_laws`) as during training; stored and returned. ``fit`` calls
-        it; calling it on loaded weights with the same runs reproduces what ``fit`` stored."""
+        laws fitted without them (:attr:`validation_laws`; its inference laws when none were recorded) as during
+        training; stored and returned. ``fit`` calls it; calling it on loaded weights with the same runs reproduces
+        what ``fit`` stored."""
         laws = self.laws
         self.laws = self.validation_laws if self.validation_laws is not None else laws
         try:
