@@ -33,7 +33,7 @@ from neuneu.forecaster import (
     LawNeuNeuForecast,
     NeuNeuForecaster,
 )
-from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES
+from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES, NeuNeu, count_parameters
 from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws
 from neuneu.paths import BUILD_DIR, DATA_DIR
@@ -47,7 +47,7 @@ from neuneu.splits import (
     replica_group,
     validation_by_run,
 )
-from neuneu.train import CONFIG_FILE, TrainError, read_config
+from neuneu.train import CONFIG_FILE, TrainConfig, TrainError, read_config
 from neuneu.train import config_for as train_config_for
 
 WEIGHTS_DIR = DATA_DIR / "weights"
@@ -493,6 +493,36 @@ def all_specs(profile: str) -> tuple[ModelSpec, ...]:
     general = tuple(m for e in general_ensembles(profile) for m in e.members)
     return (pretrained_specs(profile) + default_specs(profile) + ABLATION_SPECS + ROBUSTNESS_SPECS + MINILADDER_SPECS
             + general)
+
+
+def _stage(spec: ModelSpec) -> str:
+    return "pretraining on the prior" if spec.split == PRIOR else \
+        "fine-tuning a pretrained model" if spec.pretrained else "training from scratch"
+
+
+def workload(profile: str) -> list[dict]:
+    """What rebuilding every model of ``profile`` (:func:`all_specs`, those with weights of their own) costs in
+    optimiser steps, one row per stage (pretraining on the prior, fine-tuning, training from scratch) and a total:
+    how many models, the steps of one (min–max), all their steps, and the contexts they draw (steps × batch). The
+    steps come from each model's own training config, as :func:`train_spec` builds it; the default member's encoder
+    size is in ``encoder_parameters``. A budget to set against a device's measured speed: the numbers say nothing
+    about seconds by themselves."""
+    config = dataclasses.replace(model_config_for(profile), parametric=True, loss_input="mean", loss_dim=1)
+    parameters = count_parameters(NeuNeu(config))
+    groups: dict[str, list[TrainConfig]] = {}
+    for spec in all_specs(profile):
+        if spec.has_own_weights:
+            forecaster = _forecaster(spec, profile, None)
+            inner = forecaster.inner if isinstance(forecaster, LawNeuNeu) else forecaster
+            groups.setdefault(_stage(spec), []).append(inner.train_config)
+    rows = []
+    for stage, configs in [*groups.items(), ("total", [c for cs in groups.values() for c in cs])]:
+        steps = [c.total_steps for c in configs]
+        rows.append({"profile": profile, "stage": stage, "models": len(configs),
+                     "steps_per_model": f"{min(steps):,}" if min(steps) == max(steps) else f"{min(steps):,}–{max(steps):,}",
+                     "steps": sum(steps), "contexts": sum(c.total_steps * c.batch_size for c in configs),
+                     "encoder_parameters": parameters})
+    return rows
 
 
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from neuneu import model, plots, prior, profiles, samples, splits, train, zoo
+from neuneu import model, plots, prior, profiles, report, samples, splits, train, zoo
 from neuneu.paths import BUILD_DIR
 
 profiles.check_profile(PROFILE)
@@ -171,6 +171,23 @@ print(member.method, f"{model.count_parameters(member_model.model):,} parameters
 fig = plots.plot_training_curves(pd.DataFrame(zoo.history(member, PROFILE)), FIG_DIR, "training_curves_member")
 
 # %% [markdown]
+# ## What each profile trains
+# Rebuilding the book's models (`make weights`; `make bench` does it into a build folder) trains every model the
+# chapters read: the prior models, the fine-tuned members of each default, the models trained from scratch for the
+# paper's design and the ablations. Their optimiser steps, counted from each model's own training config:
+
+# %% tags=["hide-input"]
+workload = pd.DataFrame([row for profile in ("smoke", "cpu", "full") for row in zoo.workload(profile)])
+for column in ("steps", "contexts", "encoder_parameters"):
+    workload[column] = [f"{v:,}" for v in workload[column]]
+report.markdown(workload, index=False)
+
+# %% [markdown]
+# Under `cpu` the whole set takes about 50 minutes on a 2-core box (reproducibility page). The `full` profile has
+# never run: how long its steps take on a GPU is unmeasured, and this table is the budget to set against a measured
+# speed (steps per second of the paper-size encoder), not a time.
+
+# %% [markdown]
 # ## Bitwise repeatable on CPU
 # One seed controls sampling, dropout and initialisation; at a fixed thread count two CPU runs give identical
 # weights. We check it on a short smoke-size run (seconds):
@@ -191,6 +208,7 @@ print("identical weights:", all(torch.equal(first[k], second[k]) for k in first)
 #   monotone five-quantile head; the `full` profile matches the paper's encoder size.
 # * Training samples cover the whole forecast horizon; validation holds out whole runs; CPU training is bitwise
 #   repeatable.
+# * Rebuilding every model is counted in optimiser steps per profile; the `full` profile's GPU time is unmeasured.
 #
 # ### What's next
 # Chapter 5 fits the baselines NeuNeu has to beat, and chapter 6 scores everything on the same targets.

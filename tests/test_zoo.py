@@ -220,3 +220,14 @@ def test_robustness_specs_are_the_forecast_members_and_the_ablations_of_the_prof
     members = [s for s in specs if s not in ablations]
     assert {(s.split, s.setting) for s in members} == {("unseen-family", "forecast"), ("heldout-tasks", "forecast")}
     assert len(members) == 2 * len(profiles.profile("cpu").seeds)
+
+
+def test_workload_counts_every_model_with_weights_of_its_own_once_per_stage() -> None:
+    rows = {r["stage"]: r for r in zoo.workload("smoke")}
+    own = [s for s in zoo.all_specs("smoke") if s.has_own_weights]
+    assert rows["total"]["models"] == len(own) == sum(r["models"] for k, r in rows.items() if k != "total")
+    assert rows["pretraining on the prior"]["models"] == len(zoo.pretrained_specs("smoke"))
+    assert rows["total"]["steps"] == sum(r["steps"] for k, r in rows.items() if k != "total")
+    pretrain = zoo._forecaster(zoo.pretrained_spec("forecast", 0), "smoke", None).train_config
+    assert rows["pretraining on the prior"]["steps"] == rows["pretraining on the prior"]["models"] * pretrain.total_steps
+    assert rows["total"]["contexts"] >= rows["total"]["steps"] and rows["total"]["encoder_parameters"] > 0
