@@ -524,11 +524,9 @@ def law_pooling_table(split: Split, rules: Iterable[str] = CONTEXT_RULES) -> pd.
             if None not in maes.values():
                 rows.append({"side": side, "context_rule": rule, "format": task_format(s.task), **maes})
     cells = pd.DataFrame(rows)
-    table = cells.groupby(["side", "context_rule", "format"]).agg(
-        series=("format", "size"), **{k: (k, "mean") for k in ("law over all tasks", "law over its format")})
-    overall = cells.groupby(["side", "context_rule"]).agg(
-        series=("format", "size"), **{k: (k, "mean") for k in ("law over all tasks", "law over its format")})
-    overall = overall.assign(format="all").set_index("format", append=True)
+    columns = {"series": ("format", "size"), **{k: (k, "mean") for k in ("law over all tasks", "law over its format")}}
+    table = cells.groupby(["side", "context_rule", "format"]).agg(**columns)
+    overall = cells.groupby(["side", "context_rule"]).agg(**columns).assign(format="all").set_index("format", append=True)
     return pd.concat([table, overall]).sort_index().round(2).reset_index()
 
 

@@ -233,14 +233,21 @@ class NeuNeuForecaster(ForecasterBase):
         laws fitted without them (:attr:`validation_laws`; its inference laws when none were recorded) as during
         training; stored and returned. ``fit`` calls it; calling it on loaded weights with the same runs reproduces
         what ``fit`` stored."""
+        with self.reading_validation_laws():
+            scales = conformal_scales(self.raw_quantiles, held_out, self.config.setting)
+        self.interval_scales[DIRECT] = scales
+        return scales
+
+    @contextlib.contextmanager
+    def reading_validation_laws(self) -> Iterator[NeuNeuForecaster]:
+        """Within the block, the model reads the laws fitted without its validation runs (:attr:`validation_laws`;
+        its inference laws when none were recorded), restored afterwards even after an error."""
         laws = self.laws
         self.laws = self.validation_laws if self.validation_laws is not None else laws
         try:
-            scales = conformal_scales(self.raw_quantiles, held_out, self.config.setting)
+            yield self
         finally:
             self.laws = laws
-        self.interval_scales[DIRECT] = scales
-        return scales
 
     def raw_quantiles(self, pairs: Sequence[tuple[Series, Query]]) -> list[np.ndarray]:
         """The model's quantiles (n_targets, 5) per pair, before interval calibration, clipped to [0, 1]. Values
@@ -556,15 +563,10 @@ class EnsembleForecaster(ForecasterBase):
         """Within the block, the members read the laws fitted without their validation runs — how the ensemble
         must be scored on its own validation side (calibration, :func:`neuneu.bench.validation_benchmark`). The
         fallback's members too."""
-        models = [*self.members, *(self.fallback.members if self.fallback is not None else [])]
-        inference = [m.laws for m in models]
-        for m in models:
-            m.laws = m.validation_laws if m.validation_laws is not None else m.laws
-        try:
+        with contextlib.ExitStack() as stack:
+            for m in [*self.members, *(self.fallback.members if self.fallback is not None else [])]:
+                stack.enter_context(m.reading_validation_laws())
             yield self
-        finally:
-            for m, laws in zip(models, inference):
-                m.laws = laws
 
     def calibrate(self, held_out: Sequence[Series]) -> Scales:
         """Scaling factors of the averaged quantiles on ``held_out`` (the members' validation side), the members

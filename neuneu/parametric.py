@@ -149,9 +149,9 @@ class TaskLaws:
             if loss_key in s.losses:
                 groups.setdefault(law_key(s), {}).setdefault(s.task, []).append(s)
 
-        def pooled_law(group: list[Series]) -> Law | None:
+        def group_law(group: list[Series], pooled: bool = False) -> Law | None:
             law = fit(np.concatenate([s.losses[loss_key] for s in group]), np.concatenate([s.values for s in group]))
-            return None if law is None else replace(law, pooled=True)
+            return None if law is None else replace(law, pooled=pooled)
 
         laws: dict[str, dict[str, Law]] = {}
         pooled: dict[str, Law] = {}
@@ -159,15 +159,14 @@ class TaskLaws:
         for kind, by_task in sorted(groups.items()):
             laws[kind] = {}
             for task, group in sorted(by_task.items()):
-                law = fit(np.concatenate([s.losses[loss_key] for s in group]),
-                          np.concatenate([s.values for s in group]))
+                law = group_law(group)
                 if law is not None:
                     laws[kind][task] = law
-            law = pooled_law([s for group in by_task.values() for s in group])
+            law = group_law([s for group in by_task.values() for s in group], pooled=True)
             if law is not None:
                 pooled[kind] = law
             for fmt, tasks in sorted(format_pools(by_task).items()):
-                law = pooled_law([s for t in tasks for s in by_task[t]])
+                law = group_law([s for t in tasks for s in by_task[t]], pooled=True)
                 if law is not None:
                     by_format.setdefault(kind, {})[fmt] = law
         return cls(laws, pooled, by_format)

@@ -320,6 +320,18 @@ def check_record(model: NeuNeuForecaster, spec: ModelSpec, split: Split, folder:
             f"(fingerprint {expected.fingerprint[:12]}); retrain it (python -m neuneu.zoo --only {spec.name})")
 
 
+def _pool_of(spec: ModelSpec) -> str:
+    """The pool of series ``spec``'s split is cut from ("prior" for the prior models: drawn, not loaded)."""
+    return "prior" if spec.split == PRIOR else "public" if spec.split == GENERAL else pool_of(spec.split)
+
+
+def split_of(spec: ModelSpec, series: Sequence[Series], profile: str) -> Split:
+    """The split ``spec`` trains on: its seed's synthetic prior, every public series (the general model), or the
+    named split of ``series``."""
+    return prior_split(profile, spec.seed) if spec.split == PRIOR else \
+        general_split(series) if spec.split == GENERAL else make_split(series, spec.split)
+
+
 def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: bool = False,
            root: Path | None = None, split: Split | None = None):
     """The model for ``spec``: loaded from its weights folder when present (and not ``retrain``), else trained
@@ -327,8 +339,7 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
     committed (cpu) folder raises :class:`MissingWeightsError` unless ``retrain``. A fine-tuned spec first obtains
     its prior model the same way (loaded, or pretrained on the prior)."""
     if split is None:
-        split = prior_split(profile, spec.seed) if spec.split == PRIOR else \
-            general_split(series) if spec.split == GENERAL else make_split(series, spec.split)
+        split = split_of(spec, series, profile)
     if spec.prior_only:
         return _prior_only(spec, profile, root, split)
     if not spec.has_own_weights:  # the loss_given law model, fed extrapolated losses
@@ -423,7 +434,7 @@ def _retrain(job: tuple[list[ModelSpec], str, Path | None]) -> list[str]:
     specs, profile, root = job
     lines, pools = [], {}
     for spec in specs:
-        pool = "prior" if spec.split == PRIOR else "public" if spec.split == GENERAL else pool_of(spec.split)
+        pool = _pool_of(spec)
         if pool not in pools:
             pools[pool] = [] if pool == "prior" else load_pool(pool)
         model = obtain(spec, pools[pool], profile, retrain=True, root=root)
@@ -474,12 +485,11 @@ def recalibrate_all(specs: Sequence[ModelSpec], profile: str, *, root: Path | No
     for spec in specs:
         if spec.split == PRIOR or not spec.has_own_weights or spec.prior_only:
             continue
-        pool = "public" if spec.split == GENERAL else pool_of(spec.split)
+        pool = _pool_of(spec)
         if pool not in pools:
             pools[pool] = load_pool(pool)
         if spec.split not in splits:
-            splits[spec.split] = general_split(pools[pool]) if spec.split == GENERAL else \
-                make_split(pools[pool], spec.split)
+            splits[spec.split] = split_of(spec, pools[pool], profile)
         before = read_config(weights_dir(spec, profile, root)).get("interval_scales", {})
         after = recalibrate(spec, splits[spec.split], profile, root=root)
         lines.append(f"{spec.name}: " + ", ".join(
