@@ -231,3 +231,18 @@ def test_workload_counts_every_model_with_weights_of_its_own_once_per_stage() ->
     pretrain = zoo._forecaster(zoo.pretrained_spec("forecast", 0), "smoke", None).train_config
     assert rows["pretraining on the prior"]["steps"] == rows["pretraining on the prior"]["models"] * pretrain.total_steps
     assert rows["total"]["contexts"] >= rows["total"]["steps"] and rows["total"]["encoder_parameters"] > 0
+
+
+def test_a_prior_model_is_named_by_its_draw_not_by_the_last_bits_of_its_values(tmp_path, monkeypatch) -> None:
+    spec = zoo.pretrained_spec("forecast", 0)
+    zoo.obtain(spec, [], "smoke", root=tmp_path)
+    config_path = tmp_path / spec.name / "config.json"
+    config = json.loads(config_path.read_text())
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", tmp_path)  # committed: a mismatch raises instead of retraining
+    config["trained_on"]["fingerprint"] = "0" * 64  # another CPU's rounding of the same draw
+    config_path.write_text(json.dumps(config))
+    assert zoo.obtain(spec, [], "smoke", root=tmp_path).result is None
+    config["trained_on"]["n_series"] += 1  # another draw
+    config_path.write_text(json.dumps(config))
+    with pytest.raises(zoo.StaleWeightsError, match=r"prior__mean-forecast-param__s0 was trained on split 'prior'"):
+        zoo.obtain(spec, [], "smoke", root=tmp_path)
