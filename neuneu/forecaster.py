@@ -238,6 +238,12 @@ class NeuNeuForecaster(ForecasterBase):
         self.interval_scales[DIRECT] = scales
         return scales
 
+    def adopt_calibration(self, selection: NeuNeuForecaster) -> None:
+        """Take the interval calibration (and the fit-side laws it was computed with) of ``selection``, the model
+        that chose this one's recipe: a model refit on its validation runs can no longer be calibrated on them."""
+        self.interval_scales = dict(selection.interval_scales)
+        self.validation_laws = selection.validation_laws
+
     @contextlib.contextmanager
     def reading_validation_laws(self) -> Iterator[NeuNeuForecaster]:
         """Within the block, the model reads the laws fitted without its validation runs (:attr:`validation_laws`;

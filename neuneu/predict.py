@@ -129,8 +129,9 @@ def default_model(setting: str, profile: str = "cpu") -> EnsembleForecaster:
     ensemble = next(e for e in zoo.general_ensembles(profile) if e.setting == setting)
     series = profiles.keep_tasks(load_pool("public"), profile)
     split = zoo.general_split(series)
-    members = [zoo.obtain(m, series, profile, split=split) for m in ensemble.members]
-    return zoo.obtain_ensemble(ensemble, members, split)
+    members = {m: zoo.obtain(m, series, profile, split=split) for m in (*ensemble.members, *ensemble.selection.members)}
+    [model] = zoo.obtain_ensembles([ensemble], members, split)
+    return model
 
 
 def predict(series: Sequence[Series], request: Request, model: Forecaster, *,

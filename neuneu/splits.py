@@ -231,6 +231,16 @@ def split_heldout_sizes(series: Sequence[Series], *, min_test_params: float = 9e
                           ("run", "replica", "size")))
 
 
+def split_heldout_sizes_nested(series: Sequence[Series]) -> Split:
+    """Held-out sizes one level in, to check a model-selection choice where its test cannot answer: the training
+    side is held-out sizes' fit side (190M, 370M), the test side its validation runs (760M), the validation side
+    the largest training size (370M). No headline table uses it (chapter 8 does)."""
+    outer = split_heldout_sizes(series)
+    train = outer.fit_side()
+    return _checked(Split("heldout-sizes-nested", train, outer.validation_series(), validate_on_extreme(train, _size),
+                          ("run", "replica", "size")))
+
+
 def split_heldout_multiplier(series: Sequence[Series], *, multiplier: float = 10.0) -> Split:
     """OLMo ladder by training length: test on runs at ``multiplier`` × Chinchilla compute, train on the shorter
     ones (0.5–5×C); validate on the longest training multiplier (5×C)."""
@@ -303,6 +313,7 @@ def split_miniladder_recipe(series: Sequence[Series], *, recipe: str = "informal
 
 SPLITS: dict[str, Callable[..., Split]] = {
     "heldout-sizes": split_heldout_sizes,
+    "heldout-sizes-nested": split_heldout_sizes_nested,
     "heldout-multiplier": split_heldout_multiplier,
     "unseen-family": split_unseen_family,
     "unseen-recipe": split_unseen_recipe,

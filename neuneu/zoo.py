@@ -76,6 +76,7 @@ class ModelSpec:
     pretrained: bool = False  # fine-tuned from the prior model of its setting and seed (split PRIOR: the prior one)
     rehearse: bool = True  # a fine-tuned model also trains on prior series (ablation: False)
     law_folds: str = "split"  # training laws cross-fitted as the split's test reads them, or by "replica" (ablation)
+    refit: bool = False  # retrained on the whole training side after selection (see `selection`)
 
     @property
     def name(self) -> str:
@@ -87,9 +88,11 @@ class ModelSpec:
 
     @property
     def _ablated(self) -> str:
-        """``-norehearse`` / ``-runfolds`` for the robustness ablations (empty for every other model)."""
+        """``-norehearse`` / ``-runfolds`` for the robustness ablations, ``-refit`` for a refit model (empty for
+        every other model)."""
         return ("" if self.rehearse or not self.pretrained else "-norehearse") + \
-            ("" if self.law_folds == "split" else f"-{self.law_folds.replace('replica', 'run')}folds")
+            ("" if self.law_folds == "split" else f"-{self.law_folds.replace('replica', 'run')}folds") + \
+            ("-refit" if self.refit else "")
 
     @property
     def method(self) -> str:
@@ -102,6 +105,15 @@ class ModelSpec:
             return f"neuneu-param{'-ft' if self.pretrained else '-real'}{self._ablated}{given}"
         return (f"neuneu-{self.loss_input}{given}" + ("" if self.time_axis == "tokens" else f"-{self.time_axis}")
                 + ("-task" if self.task_identity else ""))
+
+    @property
+    def selection(self) -> ModelSpec:
+        """The model a refit one is selected and calibrated by: the same spec trained on the split's fit side with
+        early stopping on its validation side. A refit model (``refit``) then trains again from the same prior
+        model on the *whole* training side — validation runs too, the closest to the test on the ladder splits —
+        for the full schedule, and keeps its selection model's interval calibration (its own validation runs are
+        no longer held out). Itself for a model that is not refit."""
+        return dataclasses.replace(self, refit=False)
 
     @property
     def prior_only(self) -> bool:
@@ -170,15 +182,30 @@ MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
           for setting in ("forecast", "loss_given") for loss_input in ("mean", "hist", "sample"))))
 
 
+#: The check that adopted refitting (chapter 8): the default members and their selection models, trained one level
+#: in (split ``heldout-sizes-nested``: held-out sizes' fit side as training side, its 760M validation runs as test).
+NESTED_SPECS: tuple[ModelSpec, ...] = tuple(
+    spec for setting in ("forecast", "loss_given") for seed in (0, 1, 2)
+    for refit in (ModelSpec("heldout-sizes-nested", setting, "mean", parametric=True, pretrained=True, refit=True,
+                            seed=seed),)
+    for spec in (refit.selection, refit))
+
+
 def pretrained_spec(setting: str, seed: int) -> ModelSpec:
     """The prior model of ``setting`` and ``seed``: parametric, mean loss, trained on the synthetic prior only."""
     return ModelSpec(PRIOR, setting, "mean", parametric=True, seed=seed)
 
 
-#: The members of the default model of each split and setting: parametric NeuNeu pretrained on the prior,
-#: fine-tuned on the split's training side (one per seed of the profile).
+#: The members of the default model of each split and setting (one per seed of the profile): parametric NeuNeu
+#: pretrained on the prior, fine-tuned on the split's fit side with early stopping and calibration on its
+#: validation side (the selection model), then refit from the same prior model on the whole training side for the
+#: full schedule, keeping the selection model's calibration (:attr:`ModelSpec.selection`). Refitting was adopted by
+#: a rule fixed before the check: inside held-out sizes' fit side, training on it whole beat training without its
+#: largest size (early-stopped there) on the 760M runs neither saw, in 4 of 4 cells (three-seed ensembles, MAE,
+#: selection → refit: forecast 1.504 → 1.473 index, 1.576 → 1.518 compute; loss_given 1.453 → 1.398 index,
+#: 1.476 → 1.447 compute). That check ran as a script; chapter 8 recomputes it once NESTED_SPECS are committed.
 MEMBER_SPECS: tuple[ModelSpec, ...] = tuple(
-    ModelSpec(split, setting, "mean", parametric=True, pretrained=True) for split in SPLITS
+    ModelSpec(split, setting, "mean", parametric=True, pretrained=True, refit=True) for split in SPLITS
     for setting in ("forecast", "loss_given"))
 DEFAULT_NAMES = {"forecast": "neuneu", "loss_given": "neuneu-given"}
 
@@ -197,12 +224,25 @@ class EnsembleSpec:
     def method(self) -> str:
         return DEFAULT_NAMES[self.setting]
 
+    @property
+    def refit(self) -> bool:
+        """Whether the members are refit models, calibrated through their selection models."""
+        return any(m.refit for m in self.members)
+
+    @property
+    def selection(self) -> EnsembleSpec:
+        """The same ensemble of the members' selection models (itself when no member is refit): what its
+        calibration and its validation-side scores are computed with, since a refit member saw the validation runs."""
+        return dataclasses.replace(self, members=tuple(m.selection for m in self.members))
+
 
 def default_specs(profile: str) -> tuple[ModelSpec, ...]:
-    """The models behind the headline tables of ``profile``: the members of the default ensembles (one per seed),
-    and the mean-loss models of the paper's design (:data:`BASE_SPECS`, one per seed) for comparison."""
+    """The models behind the headline tables of ``profile``: the members of the default ensembles and their
+    selection models (one per seed), and the mean-loss models of the paper's design (:data:`BASE_SPECS`, one per
+    seed) for comparison."""
     seeds = profiles.profile(profile).seeds
-    return seeded(MEMBER_SPECS, seeds) + seeded(BASE_SPECS, seeds)
+    members = seeded(MEMBER_SPECS, seeds)
+    return members + tuple(m.selection for m in members if m.refit) + seeded(BASE_SPECS, seeds)
 
 
 def default_ensembles(profile: str, splits: Sequence[str] = SPLITS) -> tuple[EnsembleSpec, ...]:
@@ -213,7 +253,9 @@ def default_ensembles(profile: str, splits: Sequence[str] = SPLITS) -> tuple[Ens
 
 def general_ensembles(profile: str) -> tuple[EnsembleSpec, ...]:
     """The general-purpose default models (``neuneu predict``): pretrained on the prior, fine-tuned on every public
-    series, one member per seed of ``profile``."""
+    series (a fifth of the replica groups held out for early stopping and calibration), one member per seed of
+    ``profile``. Not refit yet: the split defaults' last step (:attr:`ModelSpec.selection`) was adopted after these
+    were trained, and their retraining is still to do."""
     seeds = profiles.profile(profile).seeds
     return tuple(EnsembleSpec(GENERAL, setting, seeded([ModelSpec(GENERAL, setting, "mean", parametric=True,
                                                                   pretrained=True)], seeds))
@@ -283,21 +325,26 @@ def rehearsal_series(profile: str, seed: int, n_real: int, ratio: float = REHEAR
 
 
 def train_spec(spec: ModelSpec, split: Split, profile: str, out_dir: Path | None = None,
-               init_from: NeuNeuForecaster | None = None):
+               init_from: NeuNeuForecaster | None = None, selection: NeuNeuForecaster | None = None):
     """Train the model ``spec`` names on ``split``'s fit side (validation side for early stopping and
     calibration); write it to ``out_dir`` when given. A fine-tuned model also rehearses its prior
-    (:func:`rehearsal_series`)."""
+    (:func:`rehearsal_series`). A refit model (:attr:`ModelSpec.selection`) trains on the whole training side for
+    the full schedule and takes the interval calibration of ``selection``, its fitted selection model."""
+    if spec.refit and selection is None:
+        raise TrainError(f"{spec.name} is refit: it needs its selection model ({spec.selection.name}), fitted")
     forecaster = _forecaster(spec, profile, out_dir, init_from)
     if spec.split == PRIOR:
         forecaster.fit(split.fit_side(), split.validation_series(), law_family=lambda s: s.meta["family"])
     else:
-        fit = split.fit_side()
+        fit, validation = (split.train, []) if spec.refit else (split.fit_side(), split.validation_series())
         law_group = split.law_group() if spec.law_folds == "split" else replica_group
         if spec.pretrained and spec.rehearse:
-            forecaster.fit(fit, split.validation_series(), law_group=law_group,
+            forecaster.fit(fit, validation, law_group=law_group,
                            rehearsal=rehearsal_series(profile, spec.seed, len(fit)))
         else:
-            forecaster.fit(fit, split.validation_series(), law_group=law_group)
+            forecaster.fit(fit, validation, law_group=law_group)
+    if selection is not None:
+        forecaster.adopt_calibration(selection)
     if spec.loss_input == "law":  # calibrate the forecast path too, so both live in one folder
         LawNeuNeuForecast(forecaster).calibrate(split.validation_series())
     if out_dir is not None:
@@ -378,7 +425,8 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
     if folder.exists():
         shutil.rmtree(folder)
     init = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root) if spec.pretrained else None
-    model = train_spec(spec, split, profile, folder, init)
+    selection = obtain(spec.selection, series, profile, root=root, split=split) if spec.refit else None
+    model = train_spec(spec, split, profile, folder, init, selection)
     history = model.result.history if model.result is not None else []
     atomic.write_json(folder / "history.json", history, indent=1, sort_keys=False)
     return model
@@ -397,12 +445,12 @@ def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) 
 
 
 def robustness_specs(profile: str) -> tuple[ModelSpec, ...]:
-    """The models of chapter 8's robustness table under ``profile``: the forecast default members of the splits
-    where the laws are missing (unseen family, held-out tasks) and the ablations of :data:`ROBUSTNESS_SPECS`, one
-    per seed of the profile."""
+    """The models of chapter 8's robustness table under ``profile``: the selection models of the forecast default
+    members of the splits where the laws are missing (unseen family, held-out tasks; fine-tuned on the fit side, as
+    the ablations are) and the ablations of :data:`ROBUSTNESS_SPECS`, one per seed of the profile."""
     seeds = profiles.profile(profile).seeds
     splits = {s.split for s in ROBUSTNESS_SPECS}
-    members = tuple(m for e in default_ensembles(profile, tuple(sorted(splits))) if e.setting == "forecast"
+    members = tuple(m.selection for e in default_ensembles(profile, tuple(sorted(splits))) if e.setting == "forecast"
                     for m in e.members)
     return members + tuple(s for s in ROBUSTNESS_SPECS if s.seed in seeds)
 
@@ -411,20 +459,31 @@ def obtain_ensembles(ensembles: Sequence[EnsembleSpec], members: Mapping[ModelSp
                      split: Split) -> list[EnsembleForecaster]:
     """The default models of ``ensembles`` (one split) from their fitted ``members``, in order; each loss_given
     default falls back on the forecast default of its replicate (:func:`obtain_ensemble`)."""
-    forecast = {e.replicate: obtain_ensemble(e, [members[m] for m in e.members], split)
-                for e in ensembles if e.setting == "forecast"}
-    return [forecast[e.replicate] if e.setting == "forecast" else
-            obtain_ensemble(e, [members[m] for m in e.members], split, forecast.get(e.replicate))
+    def made(e: EnsembleSpec, fallback: EnsembleForecaster | None = None) -> EnsembleForecaster:
+        selection = [members[m] for m in e.selection.members] if e.refit else None
+        return obtain_ensemble(e, [members[m] for m in e.members], split, fallback, selection)
+
+    forecast = {e.replicate: made(e) for e in ensembles if e.setting == "forecast"}
+    return [forecast[e.replicate] if e.setting == "forecast" else made(e, forecast.get(e.replicate))
             for e in ensembles]
 
 
 def obtain_ensemble(ensemble: EnsembleSpec, members: Sequence[NeuNeuForecaster], split: Split,
-                    fallback: EnsembleForecaster | None = None) -> EnsembleForecaster:
+                    fallback: EnsembleForecaster | None = None,
+                    selection: Sequence[NeuNeuForecaster] | None = None) -> EnsembleForecaster:
     """The default model of ``ensemble`` from its fitted ``members``, calibrated on the split's validation side;
     a loss_given default answers series of a loss kind its members never saw with ``fallback``, the forecast
-    default of the same split (:class:`~neuneu.forecaster.EnsembleForecaster`)."""
+    default of the same split (:class:`~neuneu.forecaster.EnsembleForecaster`). Refit members saw the validation
+    runs, so the ensemble of their ``selection`` models is calibrated there and lends its factors."""
+    if ensemble.refit and selection is None:
+        raise TrainError(f"{ensemble.method} of {ensemble.split}: refit members need their selection models")
     model = EnsembleForecaster(members, name=ensemble.method, seed=ensemble.replicate, fallback=fallback)
-    model.calibrate(split.validation_series())
+    if ensemble.refit:
+        judge = EnsembleForecaster(selection, name=ensemble.method, seed=ensemble.replicate)
+        judge.calibrate(split.validation_series())
+        model.interval_scales = dict(judge.interval_scales)
+    else:
+        model.calibrate(split.validation_series())
     return model
 
 
@@ -454,9 +513,11 @@ def _retrain(job: tuple[list[ModelSpec], str, Path | None]) -> list[str]:
 
 def retrain_all(specs: Sequence[ModelSpec], profile: str, *, jobs: int = 1, root: Path | None = None) -> list[str]:
     """Retrain ``specs`` (those with weights of their own) in ``jobs`` processes; one line per model. The prior
-    models go first (every fine-tuned model starts from one), then the rest."""
+    models go first (every fine-tuned model starts from one), then the rest, the refit models last (each needs its
+    selection model)."""
     todo = [s for s in specs if s.has_own_weights]
-    stages = [[s for s in todo if s.split == PRIOR], [s for s in todo if s.split != PRIOR]]
+    stages = [[s for s in todo if s.split == PRIOR], [s for s in todo if s.split != PRIOR and not s.refit],
+              [s for s in todo if s.refit]]
     lines = []
     for stage in stages:
         if jobs <= 1:
@@ -475,7 +536,10 @@ def recalibrate(spec: ModelSpec, split: Split, profile: str, *, root: Path | Non
     calibration is the last step of training and reads only the weights, the laws fitted on the fit side and the
     validation runs."""
     model = obtain(spec, [], profile, root=root, split=split)
-    model.calibrate(split.validation_series())
+    if spec.refit:  # it trained on the validation runs: its selection model's calibration (recalibrated first)
+        model.adopt_calibration(obtain(spec.selection, [], profile, root=root, split=split))
+    else:
+        model.calibrate(split.validation_series())
     if isinstance(model, LawNeuNeu):  # the forecast path shares the weights and has its own calibration
         LawNeuNeuForecast(model).calibrate(split.validation_series())
     inner = model.inner if isinstance(model, LawNeuNeu) else model
@@ -490,7 +554,7 @@ def recalibrate_all(specs: Sequence[ModelSpec], profile: str, *, root: Path | No
     """:func:`recalibrate` every spec with weights of its own that is calibrated (prior models are calibrated only
     when fine-tuned); one line per model, old → new scales."""
     lines, pools, splits = [], {}, {}
-    for spec in specs:
+    for spec in sorted(specs, key=lambda s: s.refit):  # refit models last: each copies its selection model's
         if spec.split == PRIOR or not spec.has_own_weights or spec.prior_only:
             continue
         pool = _pool_of(spec)
@@ -507,10 +571,11 @@ def recalibrate_all(specs: Sequence[ModelSpec], profile: str, *, root: Path | No
 
 def all_specs(profile: str) -> tuple[ModelSpec, ...]:
     """Every model the book uses under ``profile``: the prior models, the headline members and models, the
-    held-out-size, robustness and mini-ladder ablations, and the general-purpose members of ``neuneu predict``."""
-    general = tuple(m for e in general_ensembles(profile) for m in e.members)
+    held-out-size, robustness and mini-ladder ablations, the nested check of refitting (chapter 8; not committed
+    yet), and the general-purpose members of ``neuneu predict``."""
+    general = tuple(dict.fromkeys(m for e in general_ensembles(profile) for m in (*e.selection.members, *e.members)))
     return (pretrained_specs(profile) + default_specs(profile) + ABLATION_SPECS + ROBUSTNESS_SPECS + MINILADDER_SPECS
-            + general)
+            + NESTED_SPECS + general)
 
 
 def _stage(spec: ModelSpec) -> str:
@@ -563,7 +628,9 @@ def model_card(summary: dict, profile: str = "cpu", root: Path | None = None) ->
         lines += [f"## `{ensemble.method}` ({ensemble.setting})", "",
                   f"* **What it is:** the average of {len(records)} members (seeds "
                   f"{', '.join(str(r['trained_on']['seed']) for r in records)}), each pretrained on the synthetic "
-                  f"prior (`neuneu.prior`, profile `{profile}`) and fine-tuned on every public series.",
+                  f"prior (`neuneu.prior`, profile `{profile}`) and fine-tuned on every public series, a fifth of "
+                  f"the replica groups held out for early stopping and calibration (not refit on them, unlike the "
+                  f"split defaults below).",
                   f"* **Training data:** {trained['n_series']:,} series of {len(trained['runs'])} runs "
                   f"(OLMo-2 ladder, Pythia, BigScience; the OLMo-2 7B/13B logs excluded), {len(trained['tasks'])} "
                   f"tasks; fingerprint `{trained['fingerprint'][:16]}`.",

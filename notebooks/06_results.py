@@ -85,8 +85,8 @@ print(f"{len(series)} series; NeuNeu numbers are means over {len(seeds)} trainin
 # MAE (accuracy points) under the index rule; bold marks the best forecaster of each column (the noise floor is a
 # reference, never "best"). `fc` = forecast, `lg` = loss_given; methods that read no losses score the same in
 # both settings; `paper-logistic` exists only in `loss_given`. **`neuneu`** / **`neuneu-given`** are the default
-# models (chapter 4: pretrained on the synthetic prior, fine-tuned on the split's training side, reading the laws'
-# forecasts; the average of three seeds — chapter 8 gives a single seed's mean ± sd and what each ingredient
+# models (chapter 4: pretrained on the synthetic prior, fine-tuned on the split's fit side to select and calibrate,
+# then refit on its whole training side, reading the laws' forecasts; the average of three seeds — chapter 8 gives a single seed's mean ± sd and what each ingredient
 # adds); `neuneu-mean` is the paper's design on our data (no prior, no laws), mean ± sd over three seeds.
 
 # %% tags=["hide-input"]

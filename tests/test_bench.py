@@ -49,7 +49,7 @@ def test_robustness_table_sets_each_ablation_beside_a_default_member_and_the_bes
         ("forecast", "heldout-tasks", "neuneu-param-ft", "neuneu", 4.0)])  # no ablation row there: skipped
     table = bench.robustness_table(rows.assign(mae_sd=0.1, n_seeds=3))
     assert table[["variant", "method", "mae"]].to_dict("records") == [
-        {"variant": "one default member", "method": "neuneu-param-ft", "mae": 6.2},
+        {"variant": "a default member before refitting", "method": "neuneu-param-ft", "mae": 6.2},
         {"variant": "no rehearsal of the prior while fine-tuning", "method": "neuneu-param-ft-norehearse", "mae": 8.6},
         {"variant": "best baseline (last-value)", "method": "last-value", "mae": 6.3},
         {"variant": "noise floor", "method": "noise-floor", "mae": 1.7}]
@@ -229,3 +229,23 @@ def test_law_pooling_table_scores_the_all_task_law_against_the_format_law_on_bot
     assert test.loc["mc", "law over its format"] < test.loc["mc", "law over all tasks"]
     assert test.loc["all", "series"] == 6 and test.loc["mc", "series"] == 3
     assert set(table["side"]) == {"test", "validation"}
+
+
+def test_refit_check_compares_members_and_ensembles_of_selection_and_refit_models() -> None:
+    truth = np.array([0.50, 0.60])
+    medians = {("neuneu-param-ft", 0): [0.52, 0.60], ("neuneu-param-ft", 1): [0.50, 0.64],  # members 1.0, 2.0
+               ("neuneu-param-ft-refit", 0): [0.49, 0.61], ("neuneu-param-ft-refit", 1): [0.51, 0.59]}  # 1.0, 1.0
+    predictions = pd.DataFrame([
+        {"method": m, "seed": seed, "split": "nest", "context_rule": "index", "setting": "forecast", "run": "r",
+         "task": "t", "target_idx": i, "y_true": truth[i], "median": med[i]}
+        for (m, seed), med in medians.items() for i in range(2)])
+    rows = summary([("forecast", "nest", "neuneu-param-ft", "neuneu", 1.5),
+                    ("forecast", "nest", "neuneu-param-ft-refit", "neuneu", 1.0),
+                    ("forecast", "nest", "two-stage", "baseline", 1.2), ("forecast", "nest", "ets", "baseline", 3.0),
+                    ("loss_given", "nest", "two-stage", "baseline", 1.2)])  # no NeuNeu rows there: skipped
+    results = bench.Results(predictions, pd.DataFrame(), pd.DataFrame(), rows.assign(mae_sd=0.5, n_seeds=2))
+    [row] = bench.refit_check(results, split="nest").to_dict("records")
+    assert row["selection member"] == 1.5 and row["refit member"] == 1.0
+    # the averages: selection (0.51, 0.62) -> errors 1 and 2 points -> 1.5; refit (0.50, 0.60) -> 0
+    assert row["selection ensemble"] == pytest.approx(1.5) and row["refit ensemble"] == pytest.approx(0.0)
+    assert row["best baseline"] == "two-stage 1.200" and row["refit ensemble better"]

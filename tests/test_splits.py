@@ -129,3 +129,13 @@ def test_training_laws_are_cross_fitted_as_the_test_reads_its_law(public: list[S
         fit_families = {splits.family_of(s) for s in by_split[name].train}
         assert not fit_families & {splits.family_of(s) for s in by_split[name].test}  # so the test reads no law
     assert by_split["heldout-sizes"].law_group() is splits.replica_group
+
+
+def test_the_nested_split_is_heldout_sizes_one_level_in(public: list[Series]) -> None:
+    outer = splits.make_split(public, "heldout-sizes")
+    inner = splits.make_split(public, "heldout-sizes-nested")
+    assert {s.key for s in inner.train} == {s.key for s in outer.fit_side()}
+    assert {s.key for s in inner.test} == set(outer.validation) and splits.leaks(inner) == []
+    sizes = {splits._size(s) for s in inner.train}
+    assert {splits._size(s) for s in inner.validation_series()} == {max(sizes)} and len(sizes) == 2
+    assert splits.pool_of("heldout-sizes-nested") == "public" and "heldout-sizes-nested" not in splits.PUBLIC_SPLITS

@@ -31,7 +31,7 @@ def test_names_say_split_setting_loss_axis_task_identity_and_seed() -> None:
     names = [s.name for s in zoo.default_specs("cpu") + zoo.ABLATION_SPECS + zoo.MINILADDER_SPECS]
     assert len(names) == len(set(names))
     cpu = zoo.default_specs("cpu")
-    assert len(cpu) == (len(zoo.MEMBER_SPECS) + len(zoo.BASE_SPECS)) * len(profiles.profile("cpu").seeds)
+    assert len(cpu) == (2 * len(zoo.MEMBER_SPECS) + len(zoo.BASE_SPECS)) * len(profiles.profile("cpu").seeds)
     assert {s.seed for s in cpu} == set(profiles.profile("cpu").seeds)
     member = zoo.ModelSpec("heldout-sizes", "loss_given", "mean", parametric=True, pretrained=True, seed=1)
     assert (member.name, member.method) == ("heldout-sizes__mean-loss_given-param-ft__s1", "neuneu-param-ft-given")
@@ -246,3 +246,35 @@ def test_a_prior_model_is_named_by_its_draw_not_by_the_last_bits_of_its_values(t
     config_path.write_text(json.dumps(config))
     with pytest.raises(zoo.StaleWeightsError, match=r"prior__mean-forecast-param__s0 was trained on split 'prior'"):
         zoo.obtain(spec, [], "smoke", root=tmp_path)
+
+
+def test_a_refit_model_trains_on_the_whole_training_side_and_keeps_its_selection_calibration(tmp_path) -> None:
+    split = tiny_split()
+    spec = zoo.ModelSpec("custom", "forecast", "mean", refit=True)
+    assert (spec.name, spec.method, spec.selection.name) == ("custom__mean-forecast-refit__s0", "neuneu-mean",
+                                                             "custom__mean-forecast__s0")
+    with pytest.raises(TrainError, match=r"custom__mean-forecast-refit__s0 is refit: it needs its selection model "
+                                         r"\(custom__mean-forecast__s0\), fitted"):
+        zoo.train_spec(spec, split, "smoke")
+    refit = zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)  # trains its selection model first
+    selection = zoo.obtain(spec.selection, [], "smoke", root=tmp_path, split=split)
+    assert selection.result is None  # loaded: the refit call trained it
+    assert refit.result.train_runs == sorted({s.run for s in split.train}) and refit.result.val_runs == []
+    assert selection.result is None and set(selection.trained_on.runs) == set(refit.trained_on.runs)
+    assert refit.interval_scales == selection.interval_scales != {}
+    saved = json.loads((tmp_path / spec.name / "config.json").read_text())["interval_scales"]
+    assert saved == {k: list(v) for k, v in selection.interval_scales.items()}
+    assert zoo.recalibrate(spec, split, "smoke", root=tmp_path) == saved  # copied again, not refitted in-sample
+
+
+def test_a_refit_ensemble_is_calibrated_through_its_selection_members(tmp_path) -> None:
+    split = tiny_split()
+    specs = [zoo.ModelSpec("custom", "forecast", "mean", refit=True, seed=seed) for seed in (0, 1)]
+    ensemble = zoo.EnsembleSpec("custom", "forecast", tuple(specs))
+    assert ensemble.refit and not ensemble.selection.refit
+    fitted = {s: zoo.obtain(s, [], "smoke", root=tmp_path, split=split) for s in (*specs, *ensemble.selection.members)}
+    with pytest.raises(TrainError, match="neuneu of custom: refit members need their selection models"):
+        zoo.obtain_ensemble(ensemble, [fitted[s] for s in specs], split)
+    [model] = zoo.obtain_ensembles([ensemble], fitted, split)
+    [judge] = zoo.obtain_ensembles([ensemble.selection], fitted, split)
+    assert model.members == [fitted[s] for s in specs] and model.interval_scales == judge.interval_scales
