@@ -52,7 +52,7 @@ from neuneu.parametric import Law, TaskLaws, target_features
 from neuneu.paths import BUILD_DIR
 from neuneu.predict import Request, default_model, latency, with_user_laws
 from neuneu.samples import axis_positions
-from neuneu.splits import SPLITS, Split, load_pool, make_split, pool_of, split_by_runs
+from neuneu.splits import SPLITS, Split, SplitError, load_pool, make_split, pool_of, split_by_runs
 from neuneu.suite import read_suite
 
 BENCH_DIR = BUILD_DIR / "bench"
@@ -561,28 +561,53 @@ def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldo
 
 
 def refit_check(results: Results, split: str = "heldout-sizes-nested") -> pd.DataFrame:
-    """The check that adopted refitting (:data:`neuneu.zoo.NESTED_SPECS`), per setting and context rule on
-    ``split``'s test side: MAE of one selection model and of one refit member (mean ± sd over seeds), of the
-    average of all seeds of each (:func:`ensemble_gain` at the largest k, the ensemble's median), the best
-    baseline's, and whether the refit ensemble errs less — the pre-registered criterion."""
+    """The checks that chose how the default members are refit (:data:`neuneu.zoo.NESTED_SPECS`), per setting and
+    context rule on ``split``'s test side: MAE of one member (mean ± sd over seeds) and of the average of all seeds
+    (:func:`ensemble_gain` at the largest k, the ensemble's median) for the selection model, the refit for the whole
+    schedule (the default) and, when scored, the refit for the selection model's best step count; the best
+    baseline's; and the pre-registered comparisons of the ensembles: refit below selection, and best-step refit
+    below whole-schedule refit."""
     summary, rows = results.summary, []
     for (setting, rule), g in summary[summary["split"] == split].groupby(["setting", "context_rule"], sort=True):
         g = g.set_index("method")
         given = "-given" if setting == "loss_given" else ""
-        names = {"selection": f"neuneu-param-ft{given}", "refit": f"neuneu-param-ft-refit{given}"}
-        if not set(names.values()) <= set(g.index):
+        names = {"selection": f"neuneu-param-ft{given}", "refit": f"neuneu-param-ft-refit{given}",
+                 "best-step refit": f"neuneu-param-ft-refit-best{given}"}
+        names = {k: m for k, m in names.items() if m in g.index}
+        if not {"selection", "refit"} <= set(names):
             continue
         ensemble = {k: float(ensemble_gain(results.predictions, m, split=split, rule=rule)["mae"].iloc[-1])
                     for k, m in names.items()}
         baselines = g[g["kind"] == "baseline"].dropna(subset=["mae"])
         best = baselines["mae"].idxmin()
-        rows.append({"setting": setting, "context_rule": rule,
-                     **{f"{k} member": g.loc[m, "mae"] for k, m in names.items()},
-                     **{f"{k} member sd": g.loc[m, "mae_sd"] for k, m in names.items()},
-                     **{f"{k} ensemble": v for k, v in ensemble.items()},
-                     "best baseline": f"{best} {baselines.loc[best, 'mae']:.3f}",
-                     "refit ensemble better": ensemble["refit"] < ensemble["selection"]})
+        row = {"setting": setting, "context_rule": rule,
+               **{f"{k} member": g.loc[m, "mae"] for k, m in names.items()},
+               **{f"{k} member sd": g.loc[m, "mae_sd"] for k, m in names.items()},
+               **{f"{k} ensemble": v for k, v in ensemble.items()},
+               "best baseline": f"{best} {baselines.loc[best, 'mae']:.3f}",
+               "refit ensemble better": ensemble["refit"] < ensemble["selection"]}
+        if "best-step refit" in ensemble:
+            row["best-step refit better"] = ensemble["best-step refit"] < ensemble["refit"]
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+def nested_checks(series: Sequence[Series], profile: str, *, retrain: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`refit_check` on every nested split (:data:`neuneu.zoo.NESTED_SPLITS`) that ``series`` can cut, its
+    models (:func:`neuneu.zoo.nested_specs`) obtained as :func:`evaluate_all` does; and, per split it cannot cut
+    (e.g. held-out tasks one level in, under a profile with too few tasks), why."""
+    tables, skipped = [], {}
+    for name in zoo.NESTED_SPLITS:
+        try:
+            make_split(series, name)
+        except SplitError as error:
+            skipped[name] = str(error)
+            continue
+        results = evaluate_all(series, profile, splits=(name,), retrain=retrain,
+                               specs=zoo.nested_specs(profile, name), ensembles=())
+        tables.append(refit_check(results, name).assign(split=name))
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table[["split", *(c for c in table.columns if c != "split")]] if tables else table, skipped
 
 
 def headline(summary: pd.DataFrame) -> pd.DataFrame:

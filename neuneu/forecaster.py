@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -54,7 +55,7 @@ from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws, cross_fitted, laws_for
 from neuneu.samples import inference_batch, loss_kind
 from neuneu.splits import replica_group, validation_by_run
-from neuneu.train import TrainConfig, TrainError, TrainResult, load_model, save_model
+from neuneu.train import TrainConfig, TrainError, TrainResult, best_step_of, load_model, save_model
 from neuneu.train import config_for as train_config_for
 from neuneu.train import train as train_model
 
@@ -150,6 +151,7 @@ class NeuNeuForecaster(ForecasterBase):
         self.validation_laws: TaskLaws | None = None  # fitted without the validation runs (for calibration)
         self.init_from = init_from  # a pretrained model to fine-tune (its weights and statistics start training)
         self.rehearsed_on: TrainingRecord | None = None  # the prior series mixed into fine-tuning
+        self.best_step: int | None = None  # optimiser step of the kept weights' validation (None: none validated)
 
     @property
     def config(self) -> NeuNeuConfig:
@@ -215,6 +217,7 @@ class NeuNeuForecaster(ForecasterBase):
                                   out_dir=self.out_dir, record=self._record(), laws=train_laws, val_laws=val_laws,
                                   init=init)
         self.model = self.result.model
+        self.best_step = self.result.best_step if self.result.best_step >= 0 else None
         self.fallbacks.update(self.result.fills)
         self.interval_scales = {}
         if law_family is None:  # a pretrained prior model is calibrated when it is fine-tuned, not before
@@ -292,6 +295,8 @@ class NeuNeuForecaster(ForecasterBase):
             record["laws"] = self.laws.to_dict()
         if self.validation_laws is not None:
             record["validation_laws"] = self.validation_laws.to_dict()
+        if self.best_step is not None:
+            record["best_step"] = self.best_step
         if self.rehearsed_on is not None:
             record["rehearsal"] = {"fingerprint": self.rehearsed_on.fingerprint,
                                    "n_series": self.rehearsed_on.n_series}
@@ -320,6 +325,10 @@ class NeuNeuForecaster(ForecasterBase):
         if "trained_on" in meta:
             forecaster.trained_on = TrainingRecord.from_dict(meta["trained_on"])
             forecaster.split = forecaster.trained_on.split
+        forecaster.best_step = meta.get("best_step")
+        history = Path(directory) / "history.json"
+        if forecaster.best_step is None and history.is_file():  # weights saved before the step was recorded
+            forecaster.best_step = best_step_of(json.loads(history.read_text()))
         return forecaster
 
     def _require_model(self) -> NeuNeu:

@@ -241,6 +241,19 @@ def split_heldout_sizes_nested(series: Sequence[Series]) -> Split:
                           ("run", "replica", "size")))
 
 
+def split_heldout_tasks_nested(series: Sequence[Series]) -> Split:
+    """Held-out tasks one level in (like :func:`split_heldout_sizes_nested`): the training side is held-out tasks'
+    fit side, the test side its validation datasets, the validation side a seeded fifth of the remaining datasets.
+    No headline table uses it (chapter 8 does)."""
+    outer = split_heldout_tasks(series)
+    train = outer.fit_side()
+    validation = validate_on_groups(train, lambda s: dataset_of(s.task))
+    if not validation:
+        raise SplitError(f"split 'heldout-tasks-nested' validates on a training dataset, but held-out tasks' fit "
+                         f"side holds {len({dataset_of(s.task) for s in train})} (needs at least 2)")
+    return _checked(Split("heldout-tasks-nested", train, outer.validation_series(), validation, ("dataset",)))
+
+
 def split_heldout_multiplier(series: Sequence[Series], *, multiplier: float = 10.0) -> Split:
     """OLMo ladder by training length: test on runs at ``multiplier`` × Chinchilla compute, train on the shorter
     ones (0.5–5×C); validate on the longest training multiplier (5×C)."""
@@ -318,6 +331,7 @@ SPLITS: dict[str, Callable[..., Split]] = {
     "unseen-family": split_unseen_family,
     "unseen-recipe": split_unseen_recipe,
     "heldout-tasks": split_heldout_tasks,
+    "heldout-tasks-nested": split_heldout_tasks_nested,
     "miniladder-size": split_miniladder_size,
     "miniladder-recipe": split_miniladder_recipe,
 }

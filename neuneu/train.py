@@ -97,6 +97,7 @@ class TrainConfig:
     val_context_ratio: float = 0.2
     max_val_trajectories: int = 512
     eval_every: int = 0  # optimiser steps between validations; 0 = at the end of every epoch only
+    max_steps: int | None = None  # end after this many optimiser steps, at the full schedule's learning rates
     device: str | None = None  # None: CUDA when present, else CPU
     num_threads: int | None = None  # torch CPU threads while training (restored after); None: leave as is
     progress: bool = True
@@ -108,8 +109,14 @@ class TrainConfig:
 
     @property
     def total_steps(self) -> int:
-        """Optimiser steps of the whole run."""
+        """Optimiser steps of the schedule (the learning rate's warm-up and cosine span them)."""
         return self.epochs * self.steps_per_epoch
+
+    @property
+    def last_step(self) -> int:
+        """Optimiser steps actually run: the whole schedule, or ``max_steps`` of it (a refit that stops where its
+        selection model's validation loss was lowest, on the same learning rates)."""
+        return self.total_steps if self.max_steps is None else min(self.max_steps, self.total_steps)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -320,6 +327,13 @@ def merged_feature_stats(pretrained: NeuNeuConfig, new: NeuNeuConfig) -> NeuNeuC
                    feature_scale=tuple(stats[k][1] for k in kinds), tasks=new.tasks)
 
 
+def best_step_of(history: Sequence[dict[str, Any]]) -> int | None:
+    """The optimiser step of the lowest validation loss in a training ``history`` (the first such row, as training
+    keeps it); None when no row was validated."""
+    rows = [(row["val_loss"], row["step"]) for row in history if not math.isnan(row.get("val_loss", math.nan))]
+    return min(rows, key=lambda r: r[0])[1] if rows else None
+
+
 def _check_resumable(directory: Path, model_config: NeuNeuConfig, train_config: TrainConfig) -> NeuNeuConfig:
     """The saved model config (with its feature statistics), after checking both configs match this call's."""
     meta = json.loads((Path(directory) / "checkpoint" / "state.json").read_text())
@@ -439,12 +453,12 @@ def _validate_and_keep_best(run: _Run) -> None:
 def _loop(run: _Run, stop_after_steps: int | None) -> bool:
     """Train until the last epoch ends (True) or ``stop_after_steps`` optimiser steps are done (False)."""
     cfg, state = run.config, run.state
-    bar = tqdm(total=cfg.total_steps, initial=state.step, disable=not show_progress(cfg.progress), desc="train NeuNeu")
+    bar = tqdm(total=cfg.last_step, initial=state.step, disable=not show_progress(cfg.progress), desc="train NeuNeu")
     if run.fine_tuning and state.step == 0 and run.val_specs:
         _validate_and_keep_best(run)  # the pretrained model itself competes: fine-tuning must earn its place
     try:
-        while state.epoch < cfg.epochs:
-            while state.batch_in_epoch < cfg.steps_per_epoch:
+        while state.epoch < cfg.epochs and state.step < cfg.last_step:
+            while state.batch_in_epoch < cfg.steps_per_epoch and state.step < cfg.last_step:
                 loss = _train_step(run, _batch_specs(run, state.epoch, state.batch_in_epoch))
                 state.step, state.batch_in_epoch = state.step + 1, state.batch_in_epoch + 1
                 state.loss_sum, state.loss_count = state.loss_sum + loss, state.loss_count + 1
@@ -455,7 +469,9 @@ def _loop(run: _Run, stop_after_steps: int | None) -> bool:
                     state.epoch, state.batch_in_epoch = state.epoch + 1, 0
                 if epoch_end or (cfg.eval_every and state.step % cfg.eval_every == 0):
                     _validate_and_keep_best(run)
-                if stop_after_steps is not None and state.step >= stop_after_steps and state.epoch < cfg.epochs:
+                if cfg.max_steps is not None and state.step == cfg.last_step and not epoch_end:
+                    _validate_and_keep_best(run)  # the history's last row: where a truncated schedule ended
+                if stop_after_steps is not None and state.step >= stop_after_steps and state.step < cfg.last_step:
                     if run.out_dir is not None:
                         save_checkpoint(run.out_dir, run.model, run.optimizer, state, cfg)
                     return False

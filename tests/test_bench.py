@@ -249,3 +249,17 @@ def test_refit_check_compares_members_and_ensembles_of_selection_and_refit_model
     # the averages: selection (0.51, 0.62) -> errors 1 and 2 points -> 1.5; refit (0.50, 0.60) -> 0
     assert row["selection ensemble"] == pytest.approx(1.5) and row["refit ensemble"] == pytest.approx(0.0)
     assert row["best baseline"] == "two-stage 1.200" and row["refit ensemble better"]
+    assert "best-step refit ensemble" not in row and "best-step refit better" not in row
+    best = predictions[predictions["method"] == "neuneu-param-ft"].assign(method="neuneu-param-ft-refit-best")
+    rows = pd.concat([rows, summary([("forecast", "nest", "neuneu-param-ft-refit-best", "neuneu", 1.5)])])
+    results = bench.Results(pd.concat([predictions, best]), pd.DataFrame(), pd.DataFrame(),
+                            rows.assign(mae_sd=0.5, n_seeds=2))
+    [row] = bench.refit_check(results, split="nest").to_dict("records")
+    assert row["best-step refit ensemble"] == pytest.approx(1.5) and not row["best-step refit better"]
+
+
+def test_nested_checks_say_why_a_nested_split_cannot_be_cut() -> None:
+    few = [curve_series(f"r{i}", source="custom", family="custom") for i in range(2)]  # no held-out task
+    table, skipped = bench.nested_checks(few, "smoke")
+    assert table.empty and skipped == {
+        "heldout-tasks-nested": "split 'heldout-tasks' has 2 training and 0 test series; both must be > 0"}

@@ -139,3 +139,18 @@ def test_the_nested_split_is_heldout_sizes_one_level_in(public: list[Series]) ->
     sizes = {splits._size(s) for s in inner.train}
     assert {splits._size(s) for s in inner.validation_series()} == {max(sizes)} and len(sizes) == 2
     assert splits.pool_of("heldout-sizes-nested") == "public" and "heldout-sizes-nested" not in splits.PUBLIC_SPLITS
+
+
+def test_the_nested_tasks_split_is_heldout_tasks_one_level_in(public: list[Series]) -> None:
+    outer = splits.make_split(public, "heldout-tasks")
+    inner = splits.make_split(public, "heldout-tasks-nested")
+    assert {s.key for s in inner.train} == {s.key for s in outer.fit_side()}
+    assert {s.key for s in inner.test} == set(outer.validation) and splits.leaks(inner) == []
+    datasets = lambda ss: {splits.dataset_of(s.task) for s in ss}  # noqa: E731
+    assert datasets(inner.validation_series()) and datasets(inner.validation_series()) < datasets(inner.train)
+    assert not datasets(inner.test) & datasets(inner.train)  # every test task is unseen, as one level out
+    assert inner.holds_out == outer.holds_out == ("dataset",)
+    few = [s for s in public if splits.dataset_of(s.task) in {"hellaswag", "arc_easy", "piqa", "winogrande"}]
+    with pytest.raises(splits.SplitError, match=r"^split 'heldout-tasks-nested' validates on a training dataset, "
+                                                r"but held-out tasks' fit side holds 1 \(needs at least 2\)$"):
+        splits.make_split(few, "heldout-tasks-nested")

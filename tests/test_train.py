@@ -19,6 +19,7 @@ from neuneu.train import (
     TrainConfig,
     TrainError,
     WeightsError,
+    best_step_of,
     config_for,
     learning_rate,
     load_model,
@@ -102,6 +103,26 @@ def test_resume_equals_uninterrupted_run(series: list[Series], tmp_path: Path) -
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), file
     state = json.loads((tmp_path / "split" / "checkpoint" / "state.json").read_text())
     assert state["state"]["step"] == cfg.total_steps and state["state"]["epoch"] == 3
+
+
+def test_a_truncated_schedule_stops_where_the_whole_run_was_at_that_step(series: list[Series]) -> None:
+    cfg, mcfg = smoke(epochs=3), model_smoke(loss_input="mean")
+    whole_at_5 = train(series, mcfg, cfg, val_series=[], stop_after_steps=5)  # mid-epoch 2
+    truncated = train(series, mcfg, smoke(epochs=3, max_steps=5), val_series=[])
+    assert truncated.finished and truncated.history[-1]["step"] == 5 < cfg.total_steps
+    assert truncated.history[-1]["lr"] == learning_rate(4, cfg)  # the whole schedule's rates, not a shorter one's
+    for (name, a), b in zip(whole_at_5.model.state_dict().items(), truncated.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    untouched = train(series, mcfg, smoke(max_steps=0), val_series=[], init=whole_at_5.model)
+    assert untouched.history == [] and all(torch.equal(a, b) for a, b in zip(
+        whole_at_5.model.state_dict().values(), untouched.model.state_dict().values()))
+
+
+def test_the_best_step_is_the_first_lowest_validation_loss() -> None:
+    rows = [{"step": 0, "val_loss": 0.3}, {"step": 5, "val_loss": 0.1}, {"step": 9, "val_loss": 0.1},
+            {"step": 12, "val_loss": float("nan")}]
+    assert best_step_of(rows) == 5
+    assert best_step_of([{"step": 3, "val_loss": float("nan")}]) is None and best_step_of([]) is None
 
 
 def test_resume_with_another_config_is_refused(series: list[Series], tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from neuneu.contract import anchored_question, context_end
 from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast
 from neuneu.paths import BUILD_DIR
 from neuneu.samples import synthetic_series
-from neuneu.train import TrainError
+from neuneu.train import TrainConfig, TrainError
 from neuneu.splits import Split, load_pool, make_split, validation_by_run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -265,6 +266,27 @@ def test_a_refit_model_trains_on_the_whole_training_side_and_keeps_its_selection
     saved = json.loads((tmp_path / spec.name / "config.json").read_text())["interval_scales"]
     assert saved == {k: list(v) for k, v in selection.interval_scales.items()}
     assert zoo.recalibrate(spec, split, "smoke", root=tmp_path) == saved  # copied again, not refitted in-sample
+
+
+def test_a_best_step_refit_trains_as_many_steps_as_its_selection_model_kept(tmp_path) -> None:
+    split = tiny_split()
+    spec = zoo.ModelSpec("custom", "forecast", "mean", refit=True, refit_schedule="best")
+    assert (spec.name, spec.selection) == ("custom__mean-forecast-refit-best__s0", zoo.ModelSpec("custom"))
+    assert dataclasses.replace(spec, parametric=True).method == "neuneu-param-real-refit-best"
+    refit = zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
+    config_path = tmp_path / spec.selection.name / "config.json"
+    config = json.loads(config_path.read_text())
+    best = config.pop("best_step")
+    config_path.write_text(json.dumps(config))  # saved before the step was recorded: read from its history
+    assert zoo.obtain(spec.selection, [], "smoke", root=tmp_path, split=split).best_step == best
+    total = refit.train_config.total_steps
+    assert refit.train_config.max_steps == (None if best >= total else best)
+    whole = dataclasses.replace(spec, refit_schedule="full")  # the default
+    assert zoo.obtain(whole, [], "smoke", root=tmp_path, split=split).train_config.max_steps is None
+    config = TrainConfig(epochs=6, samples_per_epoch=16_000, batch_size=64)  # 1,500 steps
+    assert [zoo.refit_steps(SimpleNamespace(best_step=b, name="m"), config) for b in (250, 0, 1500)] == [250, 0, None]
+    with pytest.raises(TrainError, match=r"^m records no validated step: a refit model cannot tell how long to train$"):
+        zoo.refit_steps(SimpleNamespace(best_step=None, name="m"), config)
 
 
 def test_a_refit_ensemble_is_calibrated_through_its_selection_members(tmp_path) -> None:
