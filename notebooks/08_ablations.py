@@ -145,8 +145,7 @@ report.markdown(report.records_table(gains.to_dict("records")), index=False)
 nested, cannot_cut = bench.nested_checks(series, PROFILE, retrain=RETRAIN)
 for name, reason in cannot_cut.items():
     print(f"{name}: not under this profile ({reason})")
-if not nested.empty:
-    report.markdown(report.records_table(nested.round(3).to_dict("records")), index=False)
+report.markdown(report.records_table(nested.to_dict("records")), index=False) if len(nested) else None
 
 # %% [markdown]
 # ## What keeps the default robust where the laws are missing
