@@ -593,18 +593,22 @@ def refit_check(results: Results, split: str = "heldout-sizes-nested") -> pd.Dat
 
 
 def nested_checks(series: Sequence[Series], profile: str, *, retrain: bool = False) -> tuple[pd.DataFrame, dict[str, str]]:
-    """:func:`refit_check` on every nested split (:data:`neuneu.zoo.NESTED_SPLITS`) that ``series`` can cut, its
-    models (:func:`neuneu.zoo.nested_specs`) obtained as :func:`evaluate_all` does; and, per split it cannot cut
-    (e.g. held-out tasks one level in, under a profile with too few tasks), why."""
+    """:func:`refit_check` on every nested split (:data:`neuneu.zoo.NESTED_SPLITS`) that ``series`` can cut and
+    whose models (:func:`neuneu.zoo.nested_specs`) are there, obtained as :func:`evaluate_all` does; and, per split
+    skipped, why (a profile with too few tasks to cut it; under cpu, weights not committed — they do not fit the
+    repository's data budget — and not retrained)."""
     tables, skipped = [], {}
     for name in zoo.NESTED_SPLITS:
         try:
-            make_split(series, name)
+            results = evaluate_all(series, profile, splits=(name,), retrain=retrain,
+                                   specs=zoo.nested_specs(profile, name), ensembles=())
         except SplitError as error:
             skipped[name] = str(error)
             continue
-        results = evaluate_all(series, profile, splits=(name,), retrain=retrain,
-                               specs=zoo.nested_specs(profile, name), ensembles=())
+        except zoo.MissingWeightsError:
+            skipped[name] = (f"its {len(zoo.nested_specs(profile, name))} models are not committed (over the data "
+                             f"budget); python -m neuneu.zoo --only <the names of neuneu.zoo.nested_specs> trains them")
+            continue
         tables.append(refit_check(results, name).assign(split=name))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     return table[["split", *(c for c in table.columns if c != "split")]] if tables else table, skipped

@@ -188,7 +188,7 @@ MINILADDER_SPECS: tuple[ModelSpec, ...] = tuple(
 #: (held-out tasks' fit side as training side, its validation datasets as test, which no model below sees), per
 #: setting and seed, the selection model, the refit for the whole schedule (the default) and the refit for the
 #: selection model's best step count (``-refit-best``, rejected by that check). The first check, which adopted
-#: refitting on ``heldout-sizes-nested``, ran as a script; its models are not committed.
+#: refitting on ``heldout-sizes-nested``, ran as a script. Neither check's models are committed (data budget).
 NESTED_SPLITS = ("heldout-tasks-nested",)
 NESTED_SPECS: tuple[ModelSpec, ...] = tuple(
     spec for refit in seeded([ModelSpec(split, setting, "mean", parametric=True, pretrained=True, refit=True)
@@ -604,8 +604,8 @@ def recalibrate_all(specs: Sequence[ModelSpec], profile: str, *, root: Path | No
 
 def all_specs(profile: str) -> tuple[ModelSpec, ...]:
     """Every model the book uses under ``profile``: the prior models, the headline members and models, the
-    held-out-size, robustness and mini-ladder ablations, the nested check of refitting (chapter 8; not committed
-    yet), and the general-purpose members of ``neuneu predict``."""
+    held-out-size, robustness and mini-ladder ablations, the nested check of refitting (chapter 8; not committed:
+    over the data budget), and the general-purpose members of ``neuneu predict``."""
     general = tuple(dict.fromkeys(m for e in general_ensembles(profile) for m in (*e.selection.members, *e.members)))
     return (pretrained_specs(profile) + default_specs(profile) + ABLATION_SPECS + ROBUSTNESS_SPECS + MINILADDER_SPECS
             + NESTED_SPECS + general)
