@@ -451,7 +451,8 @@ def _validate_and_keep_best(run: _Run) -> None:
 
 
 def _loop(run: _Run, stop_after_steps: int | None) -> bool:
-    """Train until the last epoch ends (True) or ``stop_after_steps`` optimiser steps are done (False)."""
+    """Train until the schedule's last step (:attr:`TrainConfig.last_step`; True) or until ``stop_after_steps``
+    optimiser steps are done (False)."""
     cfg, state = run.config, run.state
     bar = tqdm(total=cfg.last_step, initial=state.step, disable=not show_progress(cfg.progress), desc="train NeuNeu")
     if run.fine_tuning and state.step == 0 and run.val_specs:
@@ -467,10 +468,9 @@ def _loop(run: _Run, stop_after_steps: int | None) -> bool:
                 epoch_end = state.batch_in_epoch == cfg.steps_per_epoch
                 if epoch_end:
                     state.epoch, state.batch_in_epoch = state.epoch + 1, 0
-                if epoch_end or (cfg.eval_every and state.step % cfg.eval_every == 0):
+                # a truncated schedule (max_steps) also closes its history with a row where it ended
+                if epoch_end or (cfg.eval_every and state.step % cfg.eval_every == 0) or state.step == cfg.last_step:
                     _validate_and_keep_best(run)
-                if cfg.max_steps is not None and state.step == cfg.last_step and not epoch_end:
-                    _validate_and_keep_best(run)  # the history's last row: where a truncated schedule ended
                 if stop_after_steps is not None and state.step >= stop_after_steps and state.step < cfg.last_step:
                     if run.out_dir is not None:
                         save_checkpoint(run.out_dir, run.model, run.optimizer, state, cfg)
