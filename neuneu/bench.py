@@ -607,7 +607,7 @@ def nested_checks(series: Sequence[Series], profile: str, *, retrain: bool = Fal
             continue
         except zoo.MissingWeightsError:
             skipped[name] = (f"its {len(zoo.nested_specs(profile, name))} models are not committed (over the data "
-                             f"budget); python -m neuneu.zoo --only <the names of neuneu.zoo.nested_specs> trains them")
+                             f"budget); python -m neuneu.zoo --nested trains them")
             continue
         tables.append(refit_check(results, name).assign(split=name))
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()

@@ -262,12 +262,12 @@ def test_nested_checks_say_why_a_nested_split_cannot_be_cut() -> None:
     few = [curve_series(f"r{i}", source="custom", family="custom") for i in range(2)]  # no held-out task
     table, skipped = bench.nested_checks(few, "smoke")
     assert table.empty and skipped == {
+        "heldout-sizes-nested": "split 'heldout-sizes' has 0 training and 0 test series; both must be > 0",
         "heldout-tasks-nested": "split 'heldout-tasks' has 2 training and 0 test series; both must be > 0"}
 
 
 def test_nested_checks_say_when_the_models_are_not_committed(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(bench.zoo, "WEIGHTS_DIR", tmp_path)  # no committed weights at all
     table, skipped = bench.nested_checks(load_pool("public"), "cpu")
-    assert table.empty and skipped == {"heldout-tasks-nested": (
-        "its 18 models are not committed (over the data budget); python -m neuneu.zoo --only <the names of "
-        "neuneu.zoo.nested_specs> trains them")}
+    message = "its 18 models are not committed (over the data budget); python -m neuneu.zoo --nested trains them"
+    assert table.empty and skipped == {"heldout-sizes-nested": message, "heldout-tasks-nested": message}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+import subprocess
 from collections import Counter
 from types import SimpleNamespace
 
@@ -14,7 +16,7 @@ import pytest
 from neuneu import profiles, zoo
 from neuneu.contract import anchored_question, context_end
 from neuneu.forecaster import LawNeuNeu, LawNeuNeuForecast
-from neuneu.paths import BUILD_DIR
+from neuneu.paths import BUILD_DIR, REPO_ROOT
 from neuneu.samples import synthetic_series
 from neuneu.train import TrainConfig, TrainError
 from neuneu.splits import Split, load_pool, make_split, validation_by_run
@@ -300,3 +302,21 @@ def test_a_refit_ensemble_is_calibrated_through_its_selection_members(tmp_path) 
     [model] = zoo.obtain_ensembles([ensemble], fitted, split)
     [judge] = zoo.obtain_ensembles([ensemble.selection], fitted, split)
     assert model.members == [fitted[s] for s in specs] and model.interval_scales == judge.interval_scales
+
+
+def test_the_nested_flag_retrains_only_the_nested_checks_models(monkeypatch) -> None:
+    seen: list[zoo.ModelSpec] = []
+    monkeypatch.setattr(zoo, "retrain_all", lambda specs, profile, jobs=1: seen.extend(specs) or [])
+    assert zoo.main(["--profile", "smoke", "--nested"]) == 0
+    assert seen == list(zoo.nested_specs("smoke")) and {s.split for s in seen} == set(zoo.NESTED_SPLITS)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_git_ignores_the_nested_checks_models_but_not_the_committed_ones() -> None:
+    nested, member = (zoo.weights_dir(s, "cpu") / "model.safetensors"
+                      for s in (zoo.nested_specs("cpu")[0], zoo.seeded(zoo.MEMBER_SPECS, (0,))[0]))
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", str(nested.relative_to(REPO_ROOT))],
+                             cwd=REPO_ROOT).returncode
+    kept = subprocess.run(["git", "check-ignore", "-q", "--no-index", str(member.relative_to(REPO_ROOT))],
+                          cwd=REPO_ROOT).returncode
+    assert (ignored, kept) == (0, 1)
