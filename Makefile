@@ -17,7 +17,7 @@ NB_SMOKE := _build/nb-smoke
 NB_DEST ?= $(NB_OUT)
 export PYTHONHASHSEED := 0
 
-.PHONY: book test notebook notebooks fetch bench weights clean help
+.PHONY: book test notebook notebooks fetch bench speed weights clean help
 
 help:
 	@sed -n '1,8p' Makefile
@@ -55,6 +55,10 @@ test: $(FETCHED)
 
 bench: $(FETCHED)
 	$(PY) -m neuneu.bench --profile cpu --jobs $(JOBS)
+
+# Seconds per training step of PROFILE's model on this machine, recorded in data/bench/speed.json (chapter 4).
+speed: $(STAMP)
+	$(PY) -m neuneu.speed --profile $(PROFILE) --record
 
 weights: $(FETCHED)
 	$(PY) -m neuneu.zoo --profile cpu --jobs $(JOBS)

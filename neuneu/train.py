@@ -526,6 +526,32 @@ def train(series: Sequence[Series], model_config: NeuNeuConfig, train_config: Tr
                        time.perf_counter() - started, finished, {k: v for k, v in fills.items() if v})
 
 
+def time_steps(series: Sequence[Series], model_config: NeuNeuConfig, train_config: TrainConfig, *,
+               laws: LawSource | None = None, steps: int = 20, warmup: int = 3) -> dict[str, float]:
+    """How long one optimiser step of ``model_config`` under ``train_config`` takes on its device, training on
+    ``series`` exactly as :func:`train` does (same batches, collation, autocast, clipping, thread count), with the
+    set-up (input preparation, law fits) and validation left out: ``seconds_per_step`` over ``steps`` steps after
+    ``warmup`` uncounted ones (allocation, kernel selection), and ``sampling_seconds_per_step``, the part spent
+    drawing the batch's samples on the CPU. Nothing is written; the model is thrown away."""
+    if steps < 1 or warmup < 0:
+        raise TrainError(f"time_steps needs steps >= 1 and warmup >= 0, got steps={steps}, warmup={warmup}")
+    with torch_threads(train_config.num_threads):
+        run = _setup(list(series), [], model_config, train_config, None, False, laws)
+        sampling = 0.0
+        for i in range(warmup + steps):
+            if i == warmup:
+                if run.device.type == "cuda":
+                    torch.cuda.synchronize(run.device)
+                started, sampling = time.perf_counter(), 0.0
+            drawn = time.perf_counter()
+            specs = _batch_specs(run, 0, i)
+            sampling += time.perf_counter() - drawn
+            _train_step(run, specs)  # returns the loss as a float: the device has finished the step
+        seconds = time.perf_counter() - started
+    return {"seconds_per_step": seconds / steps, "sampling_seconds_per_step": sampling / steps, "steps": steps,
+            "warmup": warmup}
+
+
 def _setup(train_series: list[Series], held_out: list[Series], model_config: NeuNeuConfig,
            train_config: TrainConfig, out: Path | None, resume: bool, laws: LawSource | None = None,
            val_laws: LawSource | None = None, init: NeuNeu | None = None) -> _Run:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from neuneu import model, plots, prior, profiles, report, samples, splits, train, zoo
+from neuneu import model, plots, prior, profiles, report, samples, speed, splits, train, zoo
 from neuneu.paths import BUILD_DIR
 
 profiles.check_profile(PROFILE)
@@ -187,11 +187,20 @@ for column in ("steps", "contexts", "encoder_parameters"):
 report.markdown(workload, index=False)
 
 # %% [markdown]
-# Under `cpu` the whole set took about 50 minutes on a 2-core box before the default members were refit; the 30
-# refit members alone add 5,841 s of training summed over models, and the nested check of chapter 8 twelve more
-# fine-tunings (reproducibility page). The `full` profile has
-# never run: how long its steps take on a GPU is unmeasured, and this table is the budget to set against a measured
-# speed (steps per second of the paper-size encoder), not a time.
+# Steps become time at a measured speed: `python -m neuneu.speed
+# --profile P --record` (`make speed`) times the optimiser step of profile P's default member — its encoder, batch
+# and thread count, on batches of its prior, set-up and validation left out — on the machine at hand, and stores
+# it in `data/bench/speed.json`. Each recorded measurement prices its profile's workload on one process (a lower
+# bound: input preparation, law fits and validation come on top; `make weights` runs two processes):
+
+# %% tags=["hide-input"]
+measured = speed.read_record()
+report.markdown(speed.price_table(measured), index=False) if measured else print("no speed measured yet")
+
+# %% tags=["hide-input"]
+on_gpu = [e for e in measured if e["device_type"] == "cuda"]
+print(f"GPU measurements recorded: {len(on_gpu)}" + ("" if on_gpu else " — the `full` profile's time on a GPU is "
+      "unmeasured; `python -m neuneu.speed --profile full --device cuda --record` measures it in about a minute"))
 
 # %% [markdown]
 # ## Bitwise repeatable on CPU
