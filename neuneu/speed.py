@@ -81,6 +81,14 @@ def estimate(entry: dict[str, Any]) -> list[dict[str, Any]]:
             for row in zoo.workload(entry["profile"])]
 
 
+def needed_speed(profile: str, minutes: float) -> dict[str, float]:
+    """Per stage of ``profile``'s workload, the seconds per step at which it would train in ``minutes`` on one
+    process: what a device must reach for a time budget, before anyone measures it."""
+    if minutes <= 0:
+        raise ValueError(f"a time budget must be positive, got {minutes} minutes")
+    return {row["stage"]: 60.0 * minutes / row["steps"] for row in zoo.workload(profile)}
+
+
 def price_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per measured entry: where it was measured, seconds per step, and the duration of each stage of its
     profile's workload at that speed (:func:`estimate`)."""

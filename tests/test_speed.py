@@ -46,6 +46,14 @@ def test_price_table_has_one_row_per_measurement_and_a_column_per_stage() -> Non
     assert table.loc[0, "total"] == speed.duration(speed.estimate(entries[0])[-1]["hours"])
 
 
+def test_needed_speed_divides_the_budget_by_each_stages_steps() -> None:
+    needed = speed.needed_speed("smoke", 30)
+    assert needed.keys() == {r["stage"] for r in zoo.workload("smoke")}
+    assert needed["total"] == pytest.approx(1800 / zoo.workload("smoke")[-1]["steps"])
+    with pytest.raises(ValueError, match=r"^a time budget must be positive, got 0 minutes$"):
+        speed.needed_speed("smoke", 0)
+
+
 def test_duration_reads_like_a_person_would_say_it() -> None:
     assert [speed.duration(h) for h in (0.01, 0.5, 3.25)] == ["36 s", "30 min", "3.2 h"]
 
