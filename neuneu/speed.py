@@ -8,13 +8,16 @@ multiplies the workload by it:
 * :func:`step_speed` — one measurement (:func:`neuneu.train.time_steps`: the training loop's own step, set-up and
   validation left out), with the device, thread count, batch and encoder size it was taken with.
 * :func:`estimate` — the workload of a measured profile in hours at that speed, per stage. A lower bound: input
-  preparation, law fits, validation and calibration come on top (on the cpu profile they add about a fifth).
+  preparation, law fits, validation and calibration come on top.
 * :func:`record` / :func:`read_record` — ``data/bench/speed.json``, one entry per (profile, device), committed
   like the benchmark record, so the book shows measured numbers without timing anything itself.
 
-``python -m neuneu.speed --profile full --device cuda --record`` is the measurement a GPU session makes first
-(about a minute of device time): it turns the `full` profile's step count into a time before anything long is
-started.
+* :func:`needed_speed` — the other way round: the step time a time budget allows, per stage.
+* :func:`price_table` / :func:`duration` — the measurements as chapter 4 shows them.
+
+``python -m neuneu.speed --profile full --device cuda --record`` is the measurement a GPU session makes first (23
+optimiser steps after drawing three prior ladders): it turns the `full` profile's step count into a time before
+anything long is started.
 """
 
 from __future__ import annotations

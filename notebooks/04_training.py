@@ -200,7 +200,7 @@ report.markdown(speed.price_table(measured), index=False) if measured else print
 # %% tags=["hide-input"]
 on_gpu = [e for e in measured if e["device_type"] == "cuda"]
 print(f"GPU measurements recorded: {len(on_gpu)}" + ("" if on_gpu else " — the `full` profile's time on a GPU is "
-      "unmeasured; `python -m neuneu.speed --profile full --device cuda --record` measures it in about a minute"))
+      "unmeasured; `python -m neuneu.speed --profile full --device cuda --record` measures it in 23 steps"))
 needed = speed.needed_speed("full", 30)
 print("to fit 30 minutes of one GPU, a step of the `full` profile may take at most: "
       + "; ".join(f"{stage} {1000 * seconds:.1f} ms" for stage, seconds in needed.items())
