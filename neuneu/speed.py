@@ -93,12 +93,14 @@ def needed_speed(profile: str, minutes: float) -> dict[str, float]:
 
 
 def price_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per measured entry: where it was measured, seconds per step, and the duration of each stage of its
-    profile's workload at that speed (:func:`estimate`)."""
+    """One row per measured entry: where it was measured, seconds per step and the share of it spent drawing the
+    batch's samples (what would starve the device if it grew), and the duration of each stage of its profile's
+    workload at that speed (:func:`estimate`)."""
     rows = []
     for entry in entries:
         row = {"profile": entry["profile"], "device": entry["device"], "threads": entry["threads"],
-               "batch": entry["batch_size"], "s / step": round(entry["seconds_per_step"], 4)}
+               "batch": entry["batch_size"], "s / step": round(entry["seconds_per_step"], 4),
+               "drawing samples": f"{entry['sampling_seconds_per_step'] / entry['seconds_per_step']:.0%}"}
         rows.append({**row, **{stage["stage"]: duration(stage["hours"]) for stage in estimate(entry)}})
     return pd.DataFrame(rows)
 

@@ -190,7 +190,8 @@ report.markdown(workload, index=False)
 # Steps become time at a measured speed: `python -m neuneu.speed
 # --profile P --record` (`make speed`) times the optimiser step of profile P's default member — its encoder, batch
 # and thread count, on batches of its prior, set-up and validation left out — on the machine at hand, and stores
-# it in `data/bench/speed.json`. Each recorded measurement prices its profile's workload on one process (a lower
+# it in `data/bench/speed.json`, with the share of the step spent drawing the batch's samples on the CPU (the part
+# that would starve a GPU). Each recorded measurement prices its profile's workload on one process (a lower
 # bound: input preparation, law fits and validation come on top; `make weights` runs two processes):
 
 # %% tags=["hide-input"]

@@ -40,9 +40,11 @@ def test_record_keeps_one_entry_per_profile_and_device(tmp_path) -> None:
 
 
 def test_price_table_has_one_row_per_measurement_and_a_column_per_stage() -> None:
-    entries = [{"profile": "smoke", "device": "box", "threads": 1, "batch_size": 64, "seconds_per_step": 0.09}]
+    entries = [{"profile": "smoke", "device": "box", "threads": 1, "batch_size": 64, "seconds_per_step": 0.09,
+                "sampling_seconds_per_step": 0.009}]
     table = speed.price_table(entries)
-    assert list(table.columns[:5]) == ["profile", "device", "threads", "batch", "s / step"]
+    assert list(table.columns[:6]) == ["profile", "device", "threads", "batch", "s / step", "drawing samples"]
+    assert table.loc[0, "drawing samples"] == "10%"
     assert table.loc[0, "total"] == speed.duration(speed.estimate(entries[0])[-1]["hours"])
 
 
