@@ -53,7 +53,7 @@ from neuneu.contract import (
 from neuneu.model import NeuNeu, NeuNeuConfig
 from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws, cross_fitted, laws_for
-from neuneu.samples import inference_batch, loss_kind
+from neuneu.samples import LawSource, inference_batch, loss_kind
 from neuneu.splits import replica_group, validation_by_run
 from neuneu.train import TrainConfig, TrainError, TrainResult, best_step_of, load_model, save_model
 from neuneu.train import config_for as train_config_for
@@ -65,6 +65,12 @@ PRIOR_FOLDS = 3  # the same inside each synthetic ladder
 LAW_KEY = "law"
 Scales = tuple[float, float]  # (q25–q75, q10–q90) scaling factors (below 1 narrows)
 RawPredict = Callable[[Sequence[tuple[Series, Query]]], list[np.ndarray]]
+
+
+def ladder_laws(series: Sequence[Series], family: Callable[[Series], object] = family_of) -> LawSource:
+    """The laws of synthetic series (:mod:`neuneu.prior`), cross-fitted by replica group within each ladder
+    (``family``), coarse fits: what the prior model trains on and a fine-tuned model rehearses with."""
+    return cross_fitted(series, replica_group, folds=PRIOR_FOLDS, family=family, precise=False)
 
 
 class LawNotFittedError(RuntimeError):
@@ -205,13 +211,11 @@ class NeuNeuForecaster(ForecasterBase):
             train_laws = cross_fitted(train, law_group, folds=CROSS_FIT_FOLDS)
             val_laws = laws_for(self.laws)
             if rehearsal:
-                real_laws, prior_laws = train_laws, cross_fitted(rehearsal, replica_group, folds=PRIOR_FOLDS,
-                                                                 family=family_of, precise=False)
+                real_laws, prior_laws = train_laws, ladder_laws(rehearsal)
                 real = {s.key for s in train}
                 train_laws = lambda s: real_laws(s) if s.key in real else prior_laws(s)  # noqa: E731
         elif self.model_config.parametric:
-            train_laws = cross_fitted(train, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
-            val_laws = cross_fitted(validation, replica_group, folds=PRIOR_FOLDS, family=law_family, precise=False)
+            train_laws, val_laws = ladder_laws(train, law_family), ladder_laws(validation, law_family)
         init = None if self.init_from is None else self.init_from._require_model()
         self.result = train_model([*train, *rehearsal], self.model_config, self.train_config, val_series=validation,
                                   out_dir=self.out_dir, record=self._record(), laws=train_laws, val_laws=val_laws,

@@ -11,7 +11,6 @@ multiplies the workload by it:
   preparation, law fits, validation and calibration come on top.
 * :func:`record` / :func:`read_record` — ``data/bench/speed.json``, one entry per (profile, device), committed
   like the benchmark record, so the book shows measured numbers without timing anything itself.
-
 * :func:`needed_speed` — the other way round: the step time a time budget allows, per stage.
 * :func:`price_table` / :func:`duration` — the measurements as chapter 4 shows them.
 
@@ -35,14 +34,9 @@ import pandas as pd
 import torch
 
 from neuneu import atomic, prior, profiles, zoo
-from neuneu.contract import family_of
-from neuneu.forecaster import PRIOR_FOLDS
+from neuneu.forecaster import ladder_laws
 from neuneu.model import NeuNeu, count_parameters
-from neuneu.model import config_for as model_config_for
-from neuneu.parametric import cross_fitted
 from neuneu.paths import DATA_DIR
-from neuneu.splits import replica_group
-from neuneu.train import config_for as train_config_for
 from neuneu.train import pick_device, time_steps
 
 SPEED_RECORD = DATA_DIR / "bench" / "speed.json"
@@ -61,13 +55,10 @@ def step_speed(profile: str, *, device: str | None = None, steps: int = 20, warm
     """Seconds per optimiser step of ``profile``'s default member while pretraining (its batch size, targets per
     context, context length and thread count), on ``device`` (default: CUDA when present), over ``steps`` steps
     after ``warmup``; with what it was measured with."""
-    chosen = profiles.profile(profile)
     series = prior.sample_prior(dataclasses.replace(prior.config_for(profile), n_ladders=PROBE_LADDERS), seed=seed)
-    model_config = dataclasses.replace(model_config_for(profile), loss_input="mean", parametric=True)
-    train_config = dataclasses.replace(train_config_for(profile), **chosen.pretrain, seed=seed, device=device,
-                                       progress=False)
-    laws = cross_fitted(series, replica_group, folds=PRIOR_FOLDS, family=family_of, precise=False)
-    timing = time_steps(series, model_config, train_config, laws=laws, steps=steps, warmup=warmup)
+    model_config, train_config = zoo.training_configs(zoo.pretrained_spec("forecast", seed), profile)
+    train_config = dataclasses.replace(train_config, device=device, progress=False)
+    timing = time_steps(series, model_config, train_config, laws=ladder_laws(series), steps=steps, warmup=warmup)
     resolved = pick_device(device)
     return {"profile": profile, "device": device_name(resolved), "device_type": resolved.type,
             "threads": train_config.num_threads if train_config.num_threads is not None else torch.get_num_threads(),

@@ -33,7 +33,7 @@ from neuneu.forecaster import (
     LawNeuNeuForecast,
     NeuNeuForecaster,
 )
-from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES, NeuNeu, count_parameters
+from neuneu.model import LOSS_INPUTS, SETTINGS, TIME_AXES, NeuNeu, NeuNeuConfig, count_parameters
 from neuneu.model import config_for as model_config_for
 from neuneu.parametric import TaskLaws
 from neuneu.paths import BUILD_DIR, DATA_DIR
@@ -301,8 +301,11 @@ def weights_dir(spec: ModelSpec, profile: str, root: Path | None = None) -> Path
     return Path(root) / spec.name
 
 
-def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None, init_from: NeuNeuForecaster | None = None,
-                selection: NeuNeuForecaster | None = None) -> NeuNeuForecaster | LawNeuNeu:
+def training_configs(spec: ModelSpec, profile: str, selection: NeuNeuForecaster | None = None
+                     ) -> tuple[NeuNeuConfig, TrainConfig]:
+    """The model and training configs ``spec`` trains with under ``profile``: the profile's sizes, the spec's
+    inputs and seed, the stage's overrides (pretraining on the prior, fine-tuning), its budget, and for a best-step
+    refit the step count of its fitted ``selection`` model."""
     config = dataclasses.replace(model_config_for(profile), loss_input=spec.loss_input, setting=spec.setting,
                                  time_axis=spec.time_axis, task_identity=spec.task_identity,
                                  parametric=spec.parametric)
@@ -316,6 +319,12 @@ def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None, init_from: 
             samples_per_epoch=max(train_config.batch_size, int(train_config.samples_per_epoch * spec.budget)))
     if selection is not None and spec.refit_schedule == "best":
         train_config = dataclasses.replace(train_config, max_steps=refit_steps(selection, train_config))
+    return config, train_config
+
+
+def _forecaster(spec: ModelSpec, profile: str, out_dir: Path | None, init_from: NeuNeuForecaster | None = None,
+                selection: NeuNeuForecaster | None = None) -> NeuNeuForecaster | LawNeuNeu:
+    config, train_config = training_configs(spec, profile, selection)
     forecaster = NeuNeuForecaster(config, train_config, profile=profile, out_dir=out_dir, name=spec.method,
                                   split=spec.split, init_from=init_from)
     return LawNeuNeu(forecaster) if spec.loss_input == "law" else forecaster
@@ -631,9 +640,7 @@ def workload(profile: str) -> list[dict]:
     groups: dict[str, list[TrainConfig]] = {}
     for spec in all_specs(profile):
         if spec.has_own_weights:
-            forecaster = _forecaster(spec, profile, None)
-            inner = forecaster.inner if isinstance(forecaster, LawNeuNeu) else forecaster
-            groups.setdefault(_stage(spec), []).append(inner.train_config)
+            groups.setdefault(_stage(spec), []).append(training_configs(spec, profile)[1])
     rows = []
     for stage, configs in [*groups.items(), ("total", [c for cs in groups.values() for c in cs])]:
         steps = [c.total_steps for c in configs]
