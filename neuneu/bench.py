@@ -477,24 +477,51 @@ def robustness_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: Sequence[str],
-               rule: str = HEADLINE_RULE) -> pd.DataFrame:
-    """Per task of one split: each of ``methods``' MAE (cell-averaged over runs, seeds averaged per cell) and the
-    number of cells, sorted by how much worse the first method is than the best of the others. With
-    ``last-value`` among ``methods`` its column is also how far the accuracy moves after the context end."""
+def _run_task_cells(predictions: pd.DataFrame, split: str, setting: str, methods: Sequence[str],
+                    rule: str) -> pd.Series:
+    """Each of ``methods``' MAE per (method, run, task) on one split, setting and rule (seeds averaged per cell)."""
     rows = predictions[(predictions["split"] == split) & (predictions["setting"] == setting)
                        & (predictions["context_rule"] == rule) & predictions["method"].isin(methods)]
     if rows.empty:
         raise KeyError(f"no predictions of {', '.join(methods)} on {split}/{setting}/{rule}")
-    cells = evaluate.cell_scores(rows).groupby(["method", "run", "task"])["mae"].mean()
-    table = cells.groupby(["task", "method"]).mean().unstack("method")
+    return evaluate.cell_scores(rows).groupby(["method", "run", "task"])["mae"].mean()
+
+
+def _gap_table(cells: pd.Series, group: pd.Series, methods: Sequence[str]) -> pd.DataFrame:
+    """Mean MAE per (``group`` of each cell, method), with the number of cells, sorted by how much worse the first
+    method is than the best of the others."""
+    table = cells.groupby([group, cells.index.get_level_values("method")]).mean().unstack(-1)
     table = table[[m for m in methods if m in table.columns]]
-    table.insert(0, "cells", cells.reset_index().groupby("task")["run"].nunique())
+    first_method = cells.index.get_level_values("method") == table.columns[0]
+    table.insert(0, "cells", group[first_method].value_counts())
     first, others = table.columns[1], list(table.columns[2:])
     if others:
         table = table.assign(_gap=table[first] - table[others].min(axis=1)).sort_values("_gap", ascending=False)
         table = table.drop(columns="_gap")
     return table.round(2)
+
+
+def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: Sequence[str],
+               rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """Per task of one split: each of ``methods``' MAE (cell-averaged over runs, seeds averaged per cell) and the
+    number of cells, sorted by how much worse the first method is than the best of the others. With
+    ``last-value`` among ``methods`` its column is also how far the accuracy moves after the context end."""
+    cells = _run_task_cells(predictions, split, setting, methods, rule)
+    return _gap_table(cells, pd.Series(cells.index.get_level_values("task"), index=cells.index, name="task"),
+                      methods)
+
+
+def group_table(predictions: pd.DataFrame, group_of_run: Mapping[str, str], *, split: str, setting: str,
+                methods: Sequence[str], rule: str = HEADLINE_RULE, name: str = "family") -> pd.DataFrame:
+    """:func:`task_table` with the (run, task) cells grouped by ``group_of_run`` (e.g. each run's model family)
+    instead of by task: where a split's error comes from when its test mixes families with different checkpoint
+    grids. A run missing from ``group_of_run`` raises KeyError."""
+    cells = _run_task_cells(predictions, split, setting, methods, rule)
+    runs = cells.index.get_level_values("run")
+    missing = sorted(set(runs) - set(group_of_run))
+    if missing:
+        raise KeyError(f"no {name} for run(s) {', '.join(missing)}")
+    return _gap_table(cells, pd.Series([group_of_run[r] for r in runs], index=cells.index, name=name), methods)
 
 
 def _anchor_mae(series: Series, end: int, law: Law | None) -> float | None:

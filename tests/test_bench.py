@@ -186,6 +186,19 @@ def test_task_table_puts_the_task_where_the_first_method_loses_most_on_top() -> 
         bench.task_table(frame, split="s", setting="forecast", methods=("ets",))
 
 
+def test_group_table_sums_the_cells_of_each_group_of_runs() -> None:
+    truth = [0.50, 0.50, 0.30]
+    frame = predictions_frame({"neuneu": [0.52, 0.54, 0.30], "power-law": [0.50, 0.50, 0.32]}, truth)
+    methods = ("neuneu", "power-law")
+    one = bench.group_table(frame, {"a": "f", "b": "f"}, split="s", setting="forecast", methods=methods)
+    assert one.index.name == "family" and list(one.index) == ["f"]
+    assert one.loc["f"].tolist() == [2, 1.5, 1.0]  # the mean over the two (run, task) cells
+    two = bench.group_table(frame, {"a": "f", "b": "g"}, split="s", setting="forecast", methods=methods)
+    assert list(two.index) == ["f", "g"] and two.loc["g"].tolist() == [1, 0.0, 2.0]
+    with pytest.raises(KeyError, match=r"no family for run\(s\) b"):
+        bench.group_table(frame, {"a": "f"}, split="s", setting="forecast", methods=methods)
+
+
 def test_blend_table_finds_the_validation_weight_between_neuneu_and_the_other_method() -> None:
     truth = [0.50, 0.60, 0.40]
     # NeuNeu is 4 points high everywhere, the power law 4 points low: the half-half blend is exact
