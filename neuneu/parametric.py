@@ -334,6 +334,19 @@ def log_compute(tokens: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(axis, 1e-12))
 
 
+def pooled_level(law: Law, context_loss: np.ndarray, last: float) -> float:
+    """How far a pooled law (:attr:`Law.pooled`, a task never seen) must be shifted to pass through the context's
+    last accuracy ``last`` at its last loss; 0 for a task's own law, whose level is the task's. A pooled law's level
+    is no task's level (a 2-choice task lies ~0.25 above a pool of 4-choice MMLU subjects), so every input read from
+    it — forecasts, the law at the context end, the context's residuals — is read from the shifted law: the model
+    sees the changes it predicts and how the context bends away from it, never the gap between the task's chance
+    level and the pool's."""
+    if not law.pooled:
+        return 0.0
+    end = float(law(np.asarray(context_loss[-1:], dtype=float))[0])
+    return last - end if np.isfinite(end) else 0.0
+
+
 def target_features(context_x: np.ndarray, context_values: np.ndarray, context_loss: np.ndarray | None,
                     query_x: np.ndarray, query_loss: np.ndarray | None, law: Law | None, setting: str,
                     fills: Counter | None = None, cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -345,22 +358,23 @@ def target_features(context_x: np.ndarray, context_values: np.ndarray, context_l
     loss: the run's offset from the law). The anchor is the law forecast the model corrects: the law at the true
     loss in ``loss_given``, the two-stage forecast in ``forecast``; where a fit fails, the last value (counted in
     ``fills``: ``no_law``, ``stage1_failed``, ``power_law_failed``). A pooled law (:attr:`Law.pooled`, for a task
-    never seen) is shifted to pass through the last value: only the change it predicts is used.
+    never seen) is shifted to pass through the last value (:func:`pooled_level`): only the change it predicts is
+    used, and its ``law_at_context_end`` is the last value (offset 0, as with no law). Unshifted, that offset was
+    the pool's level minus the run's, which models fine-tuned on few tasks read as "fall back to the pool"
+    (chapter 7: a 2-choice task on Pythia forecast below chance).
     """
     fills = fills if fills is not None else Counter()
     last = float(context_values[-1])
     n = len(query_x)
     have_loss = context_loss is not None and np.all(np.isfinite(context_loss)) and np.all(context_loss > 0)
-    # A pooled law (a task never seen) knows how accuracy moves with the loss on average, not the task's level:
-    # its forecasts are changes from the last value, as the law predicts them from the context end on.
-    level = 0.0
+    level = 0.0  # a pooled law is shifted through the last value (pooled_level)
     if law is None or not have_loss:
         fills["no_law"] += 1
         end_law = np.full(n, last)
         two_stage = np.full(n, last)
     else:
-        end_law = np.full(n, float(law(np.asarray(context_loss[-1:]))[0]))
-        level = last - float(end_law[0]) if law.pooled else 0.0
+        level = pooled_level(law, context_loss, last)
+        end_law = np.full(n, float(law(np.asarray(context_loss[-1:]))[0]) + level)
         future = extrapolate_loss(context_x, context_loss, query_x, cache)
         if future is None:
             fills["stage1_failed"] += 1
@@ -416,7 +430,8 @@ def context_table(context_x: np.ndarray, context_values: np.ndarray, context_los
     progress = np.stack([np.asarray(query_x, dtype=float) - final_x,
                          np.full(len(query_x), float(context_x[-1]) - final_x)], axis=1).astype(np.float32)
     if law is not None and context_loss is not None:
-        residuals = np.nan_to_num(np.asarray(context_values, dtype=float) - law(context_loss), nan=0.0)
+        level = pooled_level(law, context_loss, float(context_values[-1]))
+        residuals = np.nan_to_num(np.asarray(context_values, dtype=float) - law(context_loss) - level, nan=0.0)
     else:
         residuals = np.zeros(len(context_values))
     return ContextTable(np.concatenate([features, progress], axis=1), anchor,

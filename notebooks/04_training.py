@@ -144,9 +144,10 @@ fig = plots.plot_prior_samples(fit, synthetic, FIG_DIR)
 # and loss kind, because the same loss maps to different accuracies in different families: a family never seen
 # in training reads no law (its anchor is then the last value), and a task never seen reads its family's law
 # pooled over the other tasks of its answer format (multiple choice or ranked classification,
-# `neuneu.contract.task_format`), used only for the change it predicts. So on held-out tasks the training side's
-# laws are cross-fitted by *dataset* (each training series sees the pooled law, as a held-out task does), and on
-# the unseen-family and unseen-recipe splits by *family* (each sees no law, as the test family does).
+# `neuneu.contract.task_format`), used only for the change it predicts (every input it gives is read from the law
+# shifted through the context's last accuracy: the pool's level is no task's level). So on held-out tasks the
+# training side's laws are cross-fitted by *dataset* (each training series sees the pooled law, as a held-out task
+# does), and on the unseen-family and unseen-recipe splits by *family* (each sees no law, as the test family does).
 #
 # ## Training on the public corpus
 # The default NeuNeu of each split and setting averages three members, one per training seed: each starts from

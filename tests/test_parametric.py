@@ -192,3 +192,29 @@ def test_a_pooled_law_forecasts_changes_from_the_last_value() -> None:
     end = task_law(s.losses["mean"][5:6])[0]
     np.testing.assert_allclose(shifted, np.clip(own + s.values[5] - end, 0, 1), atol=1e-6)
     assert P.TaskLaws.from_dict(P.TaskLaws.fit([s]).to_dict()).pooled["synthetic|synthetic"].pooled
+
+
+def test_a_pooled_law_gives_no_offset_at_the_context_end() -> None:
+    """A pooled law's level is no task's level (a 2-choice task lies far above a pool of 4-choice ones): every input
+    read from it is read from the law shifted through the last value, so ``law_at_context_end`` reads 0, as with no
+    law, and the context's residuals end at 0; the task's own law keeps the run's offset in both."""
+    s = synthetic_series(n_runs=2, n_tasks=1, n_points=20, seed=1)[0]
+    task_law = P.TaskLaws.fit([s]).for_task("task0", "synthetic|synthetic")
+    low = dataclasses.replace(task_law, b=task_law.b - 0.3)  # the law below the run
+    pooled = dataclasses.replace(low, pooled=True)
+    x = P.log_compute(s.tokens, s.steps)
+    loss = s.losses["mean"]
+    args = (x[:6], s.values[:6], loss[:6], x[6:], loss[6:])
+    column = P.FORECAST_FEATURES.index("law_at_context_end")
+    offset = low(loss[5:6])[0] - s.values[5]
+    assert offset < -0.1 and P.pooled_level(low, loss[:6], s.values[5]) == 0.0
+    own, _ = P.target_features(*args, low, "forecast")
+    shifted, _ = P.target_features(*args, pooled, "forecast")
+    none, _ = P.target_features(*args, None, "forecast")
+    np.testing.assert_allclose(own[:, column], offset, atol=1e-6)
+    np.testing.assert_allclose(shifted[:, column], none[:, column], atol=1e-6)
+    np.testing.assert_allclose(shifted[:, column], 0.0, atol=1e-6)
+    tables = {law: P.context_table(*args, float(x[-1]), law, "forecast") for law in (low, pooled)}
+    np.testing.assert_allclose(tables[low].residuals, s.values[:6] - low(loss[:6]), atol=1e-6)
+    np.testing.assert_allclose(tables[pooled].residuals, tables[low].residuals + offset, atol=1e-6)
+    assert abs(tables[pooled].residuals[-1]) < 1e-6
