@@ -344,26 +344,42 @@ class NeuNeuForecaster(ForecasterBase):
 # --------------------------------------------------------------------------------------------- NeuNeu + the law
 
 
-def law_features(mean_loss: np.ndarray, task: str, paper: PaperLogistic) -> np.ndarray:
-    """(n, 2): log mean loss and the task's pooled law accuracy at it (NaN where no law could be fitted)."""
+def law_features(mean_loss: np.ndarray, task: str, paper: PaperLogistic, shift: float = 0.0) -> np.ndarray:
+    """(n, 2): log mean loss and the task's law accuracy at it, plus ``shift`` (NaN where no law could be fitted)."""
     loss = np.asarray(mean_loss, dtype=np.float64)
     law, _ = paper.law_for(task)
-    accuracy = law(loss)[0] if law is not None else np.full(len(loss), np.nan)
+    accuracy = law(loss)[0] + shift if law is not None else np.full(len(loss), np.nan)
     with np.errstate(all="ignore"):
         return np.stack([np.log(loss), accuracy], axis=1)
 
 
-def with_law(series: Series, paper: PaperLogistic) -> Series:
-    """``series`` with ``losses["law"]`` added (its mean loss must be present)."""
-    return dataclasses.replace(series, losses={**series.losses,
-                                               LAW_KEY: law_features(series.losses["mean"], series.task, paper)})
+def unseen_task_shift(context: Series, paper: PaperLogistic) -> float:
+    """How far the law ``paper`` gives ``context``'s task must be shifted to pass through the context's last
+    accuracy: 0 for a task of the training side (its own law, or the pool its failed fit fell back to, read the same
+    way in training); for a task never seen, the pooled law of its format moved to the run's own level
+    (:meth:`PaperLogistic.pooled_shift`), as the parametric inputs read it (:func:`neuneu.parametric.pooled_level`):
+    unshifted it carries the pool's level, no task's. 0 where the shift is not finite."""
+    law, reason = paper.law_for(context.task)
+    if law is None or reason != "unseen_task":  # every training task is in the law's table: only inference gets here
+        return 0.0
+    try:
+        return paper.pooled_shift(law, context)
+    except Fallback:
+        return 0.0
 
 
-def query_with_law(query: Query, task: str, paper: PaperLogistic) -> Query:
+def with_law(series: Series, paper: PaperLogistic, shift: float = 0.0) -> Series:
+    """``series`` with ``losses["law"]`` added (its mean loss must be present), the law moved by ``shift``."""
+    return dataclasses.replace(series, losses={**series.losses, LAW_KEY: law_features(series.losses["mean"],
+                                                                                      series.task, paper, shift)})
+
+
+def query_with_law(query: Query, task: str, paper: PaperLogistic, shift: float = 0.0) -> Query:
     """``query`` with the law features of its targets added (loss_given queries carry the targets' mean loss)."""
     if query.losses is None or "mean" not in query.losses:
         return query  # the model raises its own named error for a query without losses
-    return dataclasses.replace(query, losses={**query.losses, LAW_KEY: law_features(query.losses["mean"], task, paper)})
+    return dataclasses.replace(query, losses={**query.losses,
+                                              LAW_KEY: law_features(query.losses["mean"], task, paper, shift)})
 
 
 class LawNeuNeu(ForecasterBase):
@@ -404,11 +420,13 @@ class LawNeuNeu(ForecasterBase):
         return self.paper
 
     def with_law(self, pairs: Sequence[tuple[Series, Query]]) -> list[tuple[Series, Query]]:
-        """The pairs with law features added; every law-less value is counted."""
+        """The pairs with law features added (a task never seen reads its pooled law through the context's last
+        accuracy, :func:`unseen_task_shift`); every law-less value is counted."""
         paper = self.fitted_law()
         out = []
         for context, query in pairs:
-            context, query = with_law(context, paper), query_with_law(query, context.task, paper)
+            shift = unseen_task_shift(context, paper)
+            context, query = with_law(context, paper, shift), query_with_law(query, context.task, paper, shift)
             missing = int(np.isnan(context.losses[LAW_KEY][:, 1]).sum())
             if query.losses is not None and LAW_KEY in query.losses:
                 missing += int(np.isnan(query.losses[LAW_KEY][:, 1]).sum())

@@ -81,7 +81,7 @@ for split in splits.MINILADDER_SPLITS:
 # loss and the paper's raw checkpoint-index gaps instead of log-tokens (`neuneu-none-index`); the mean-loss models
 # with a learned task embedding (`-task`, the ablation paper-spec §9.18 suggests: the paper gives the model no
 # task identity); and NeuNeu reading the pooled paper logistic (`neuneu-law-given`: the law's accuracy at each
-# checkpoint's loss is a loss feature, `neuneu.hybrid`; `neuneu-law` is the same model in the forecast setting,
+# checkpoint's loss is a loss feature, `neuneu.forecaster`; `neuneu-law` is the same model in the forecast setting,
 # fed the two-stage baseline's extrapolated losses instead of the true ones, with intervals calibrated on that
 # path). The law model asks whether NeuNeu can at least learn a correction of the strongest loss_given baseline;
 # compare it with `paper-logistic` in chapter 6. The mean-loss rows are the headline models (mean ± sd over their

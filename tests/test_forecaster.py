@@ -175,6 +175,25 @@ def test_law_features_are_log_loss_and_the_tasks_law_accuracy(series: list[Serie
     assert query_with_law(blind, series[0].task, paper) is blind
 
 
+def test_a_task_never_seen_reads_its_pooled_law_through_the_context_level(series: list[Series]) -> None:
+    tasks = sorted({s.task for s in series})
+    seen = [s for s in series if s.task == tasks[0]]
+    paper = PaperLogistic().fit(seen)
+    model = make_law()
+    model.paper = paper
+    unseen = next(s for s in series if s.task == tasks[1])
+    (context, query), = model.with_law([anchored_question(unseen, 8, "loss_given")])
+    assert context.losses[LAW_KEY][-1, 1] == pytest.approx(context.values[-1])  # no offset at the context end
+    law, reason = paper.law_for(tasks[1])
+    assert reason == "unseen_task"
+    shift = context.values[-1] - law(np.asarray(context.losses["mean"][-1:]))[0][0]
+    np.testing.assert_allclose(query.losses[LAW_KEY][:, 1], law(np.asarray(query.losses["mean"]))[0] + shift)
+    baseline = paper.predict(*anchored_question(unseen, 8, "loss_given"))  # the paper-logistic reads it the same way
+    np.testing.assert_allclose(query.losses[LAW_KEY][:, 1], baseline.median)
+    (own, _), = model.with_law([anchored_question(seen[0], 8, "loss_given")])  # a task of the training side: as is
+    np.testing.assert_allclose(own.losses[LAW_KEY], with_law(own, paper).losses[LAW_KEY])
+
+
 def make_law() -> LawNeuNeu:
     config = model_smoke(loss_input="law", setting="loss_given")
     return LawNeuNeu(NeuNeuForecaster(config, smoke(), name="neuneu-law-given"))
