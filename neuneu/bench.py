@@ -324,28 +324,36 @@ def blend_table(predictions: pd.DataFrame, other: str = "power-law",
     return pd.DataFrame(rows).round(3)
 
 
-def coverage_table(validation: pd.DataFrame, summary: pd.DataFrame, rule: str = HEADLINE_RULE) -> pd.DataFrame:
-    """Per split and setting, the default NeuNeu's interval coverage on the validation side (``validation``: the
-    predictions of :func:`validation_benchmark`, where the split-conformal calibration is fitted) beside its coverage
-    on the test side (``summary``), under ``rule``. Where the two differ, the miss comes from the shift between the
-    validation and the test runs, which no calibration on the validation side can see."""
-    keys = ["split", "setting", "method"]
+def coverage_table(validation: pd.DataFrame, summary: pd.DataFrame,
+                   rules: Iterable[str] = (HEADLINE_RULE,)) -> pd.DataFrame:
+    """Per split, context rule and setting, the default NeuNeu's interval coverage on the validation side
+    (``validation``: the predictions of :func:`validation_benchmark` on the runs where its split-conformal calibration
+    is fitted, under the index rule) beside its coverage on the test side (``summary``), under each of ``rules``. Where the two
+    differ, the miss comes from the shift between the validation and the test runs, which no calibration on the
+    validation side can see; where they differ under the compute rule only, from the rule."""
+    keys = ["split", "context_rule", "setting", "method"]
     metrics = ["coverage80", "coverage50"]
     ours = list(zoo.DEFAULT_NAMES.values())
-    cells = evaluate.cell_scores(validation[(validation["context_rule"] == rule) & validation["method"].isin(ours)])
+    rules = list(rules)
+    cells = evaluate.cell_scores(validation[validation["context_rule"].isin(rules) & validation["method"].isin(ours)])
     seen = cells.groupby(keys)[metrics].mean()
-    test = summary[(summary["context_rule"] == rule) & summary["method"].isin(ours)].set_index(keys)[metrics]
+    test = summary[summary["context_rule"].isin(rules) & summary["method"].isin(ours)].set_index(keys)[metrics]
     table = seen.join(test, lsuffix="_validation", rsuffix="_test", how="inner").reset_index()
-    return table[[*keys, "coverage80_validation", "coverage80_test", "coverage50_validation", "coverage50_test"]]
+    table["context_rule"] = pd.Categorical(table["context_rule"], rules)  # in the order asked, then by split
+    table = table.sort_values(["context_rule", "split", "setting"], kind="stable")
+    table["context_rule"] = table["context_rule"].astype(str)
+    return table[[*keys, "coverage80_validation", "coverage80_test", "coverage50_validation", "coverage50_test"]
+                 ].reset_index(drop=True)
 
 
 def coverage_shift(summary: pd.DataFrame, series: Sequence[Series], profile: str, splits: Sequence[str],
-                   rule: str = HEADLINE_RULE) -> pd.DataFrame:
-    """:func:`coverage_table` of ``splits``: the default NeuNeu of each scored on its validation side
-    (:func:`validation_benchmark`, no baselines) beside its test coverage in ``summary``."""
-    validation = pd.concat([validation_benchmark(name, series, profile, baselines=(), rules=(rule,))
+                   rules: Iterable[str] = CONTEXT_RULES) -> pd.DataFrame:
+    """:func:`coverage_table` of ``splits`` under ``rules``: the default NeuNeu of each scored on its validation
+    side (:func:`validation_benchmark`, no baselines) beside its test coverage in ``summary``."""
+    rules = tuple(rules)
+    validation = pd.concat([validation_benchmark(name, series, profile, baselines=(), rules=rules)
                             for name in splits], ignore_index=True)
-    return coverage_table(validation, summary, rule)
+    return coverage_table(validation, summary, rules)
 
 # --------------------------------------------------------------------------------------------- tables
 

@@ -130,10 +130,12 @@ report.markdown(report.results_table(bench.headline(summary), "coverage50", spli
 
 # %% [markdown]
 # Why a coverage misses its nominal level: the intervals are scaled (widened or narrowed) by split-conformal
-# calibration on the validation side of each split, where the default's coverage is therefore at its nominal level.
-# The test runs differ from the validation runs (larger models, or longer training runs, than any the model was
-# fitted or calibrated on), and the test coverage shows that shift, which no calibration on training-side data can
-# see (index rule):
+# calibration on the validation side of each split, under the index rule, where the default's coverage is therefore
+# at its nominal level. The test runs differ from the validation runs (larger models, or longer training runs, than
+# any the model was fitted or calibrated on), and the test coverage shows that shift, which no calibration on
+# training-side data can see. Under the compute rule, the calibration was not fitted for that rule: if the validation
+# coverage there is still near nominal, a test miss under the compute rule also comes from the shift, not from the
+# rule:
 
 # %% tags=["hide-input"]
 coverage = bench.coverage_shift(summary, series, PROFILE, SPLITS)

@@ -111,9 +111,9 @@ bench.plot_mae_bars(summary, FIG_DIR)
 report.markdown(report.results_table(bench.headline(summary), "coverage80", splits=SPLITS))
 
 # %% [markdown]
-# As in chapter 6, the default's coverage on each split's validation side, where its intervals are calibrated,
-# beside its test coverage: here the test runs bring other datasets, another model family or another training
-# corpus, a shift no calibration on training-side data can see (index rule):
+# As in chapter 6, the default's coverage on each split's validation side, where its intervals are calibrated
+# (index rule), beside its test coverage, under both context rules: here the test runs bring other datasets, another
+# model family or another training corpus, a shift no calibration on training-side data can see:
 
 # %% tags=["hide-input"]
 coverage = bench.coverage_shift(summary, series, PROFILE, SPLITS)

@@ -218,10 +218,16 @@ def test_coverage_table_sets_validation_coverage_beside_the_test_coverage() -> N
     test = pd.DataFrame({"setting": ["forecast", "forecast"], "split": ["s", "s"], "context_rule": "index",
                          "method": ["neuneu", "power-law"], "coverage80": [0.7, np.nan], "coverage50": [0.4, np.nan]})
     table = bench.coverage_table(frame, test)
-    assert table.to_dict("records") == [{"split": "s", "setting": "forecast", "method": "neuneu",
-                                         "coverage80_validation": 0.5, "coverage80_test": 0.7,
+    assert table.to_dict("records") == [{"split": "s", "context_rule": "index", "setting": "forecast",
+                                         "method": "neuneu", "coverage80_validation": 0.5, "coverage80_test": 0.7,
                                          "coverage50_validation": 0.5, "coverage50_test": 0.4}]
-    assert bench.coverage_table(frame, test, rule="compute").empty
+    assert bench.coverage_table(frame, test, rules=("compute",)).empty
+    both = pd.concat([frame, frame.assign(context_rule="compute", q90=1.0, q10=0.0)], ignore_index=True)
+    test = pd.concat([test, test.assign(context_rule="compute", coverage80=0.9)], ignore_index=True)
+    table = bench.coverage_table(both, test, rules=("compute", "index"))
+    assert table[["context_rule", "coverage80_validation", "coverage80_test"]].to_dict("records") == [
+        {"context_rule": "compute", "coverage80_validation": 1.0, "coverage80_test": 0.9},
+        {"context_rule": "index", "coverage80_validation": 0.5, "coverage80_test": 0.7}]
 
 
 def test_law_pooling_table_scores_the_all_task_law_against_the_format_law_on_both_sides() -> None:
