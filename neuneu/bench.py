@@ -326,11 +326,12 @@ def blend_table(predictions: pd.DataFrame, other: str = "power-law",
 
 def coverage_table(validation: pd.DataFrame, summary: pd.DataFrame,
                    rules: Iterable[str] = (HEADLINE_RULE,)) -> pd.DataFrame:
-    """Per split, context rule and setting, the default NeuNeu's interval coverage on the validation side
-    (``validation``: the predictions of :func:`validation_benchmark` on the runs where its split-conformal calibration
-    is fitted, under the index rule) beside its coverage on the test side (``summary``), under each of ``rules``. Where the two
-    differ, the miss comes from the shift between the validation and the test runs, which no calibration on the
-    validation side can see; where they differ under the compute rule only, from the rule."""
+    """Per split, context rule and setting, the default NeuNeu's interval coverage on its validation side
+    (``validation``: the predictions of :func:`validation_benchmark`) beside its coverage on the test side
+    (``summary``), under each of ``rules``. The split-conformal calibration is fitted on the validation side under
+    the index rule, so there the coverage is nominal by construction; under the compute rule a validation coverage
+    away from nominal is the rule's doing. Where validation and test differ, the miss comes from the shift between
+    the validation and the test runs, which no calibration on the validation side can see."""
     keys = ["split", "context_rule", "setting", "method"]
     metrics = ["coverage80", "coverage50"]
     ours = list(zoo.DEFAULT_NAMES.values())
