@@ -228,6 +228,8 @@ def test_coverage_table_sets_validation_coverage_beside_the_test_coverage() -> N
     assert table[["context_rule", "coverage80_validation", "coverage80_test"]].to_dict("records") == [
         {"context_rule": "compute", "coverage80_validation": 1.0, "coverage80_test": 0.9},
         {"context_rule": "index", "coverage80_validation": 0.5, "coverage80_test": 0.7}]
+    assert bench.coverage_table(both, test, rules=("index", "compute"))["context_rule"].tolist() == [
+        "index", "compute"]  # in the order asked
 
 
 def test_law_pooling_table_scores_the_all_task_law_against_the_format_law_on_both_sides() -> None:
