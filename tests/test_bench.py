@@ -271,6 +271,8 @@ def test_refit_check_compares_members_and_ensembles_of_selection_and_refit_model
     assert row["selection ensemble"] == pytest.approx(1.5) and row["refit ensemble"] == pytest.approx(0.0)
     assert row["best baseline"] == "two-stage 1.200" and row["refit ensemble better"]
     assert "best-step refit ensemble" not in row and "best-step refit better" not in row
+    # all four members: (0.505, 0.61) -> errors 0.5 and 1 point -> 0.75, above the refit ensemble's 0
+    assert row["selection + refit ensemble"] == pytest.approx(0.75) and not row["selection + refit better"]
     best = predictions[predictions["method"] == "neuneu-param-ft"].assign(method="neuneu-param-ft-refit-best")
     rows = pd.concat([rows, summary([("forecast", "nest", "neuneu-param-ft-refit-best", "neuneu", 1.5)])])
     results = bench.Results(pd.concat([predictions, best]), pd.DataFrame(), pd.DataFrame(),
