@@ -4,7 +4,10 @@ Each forecast of the nested refit ensembles is averaged, quantile by quantile, w
 context cut one and two checkpoints earlier. Needs the nested models (`python -m neuneu.zoo --nested`).
 Run: `TQDM_DISABLE=1 .venv/bin/python scripts/checks/context_jitter.py` (about a minute).
 """
-from neuneu import bench, splits, zoo, evaluate
+import numpy as np
+import pandas as pd
+
+from neuneu import bench, evaluate, splits, zoo
 from neuneu.contract import ForecasterBase, Query, Prediction, cut_context
 
 class Jitter(ForecasterBase):
