@@ -373,12 +373,16 @@ def main_table(summary: pd.DataFrame, metric: str = "mae", rule: str = HEADLINE_
 
 def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     """Per (context rule, setting, split): the best forecaster by ``metric`` (lowest), the default NeuNeu (else the
-    best NeuNeu model) and the best baseline, NeuNeu's change relative to that baseline in %, and both as ratios to
-    the noise floor."""
+    best NeuNeu model) and the best baseline, NeuNeu's change relative to that baseline in %, both as ratios to
+    the noise floor, and NeuNeu's change in the error *above* the noise floor (``metric`` minus the floor's) in %:
+    checkpoint noise no forecaster can remove is part of every raw error, so the raw change understates how much of
+    the removable error NeuNeu removes (NaN without a floor, or where the baseline is not above it)."""
     rows = []
+    floors = summary[summary["method"] == "noise-floor"].set_index(["context_rule", "setting", "split"])[metric]
     forecasters = summary[summary["kind"] != "reference"]
     for (rule, setting, split), g in forecasters.groupby(["context_rule", "setting", "split"], sort=True):
         g = g.dropna(subset=[metric])
+        floor = float(floors.get((rule, setting, split), np.nan))
         default = g[g["method"].isin(zoo.DEFAULT_NAMES.values())]
         ours = default if len(default) else g[g["kind"] == "neuneu"].nsmallest(1, metric)
         base = g[g["kind"] == "baseline"].nsmallest(1, metric)
@@ -389,7 +393,9 @@ def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
                      "best": g.nsmallest(1, metric)["method"].iloc[0], "neuneu": o["method"],
                      f"neuneu_{metric}": o[metric], "best_baseline": b["method"], f"baseline_{metric}": b[metric],
                      "neuneu_vs_baseline_%": 100 * (o[metric] / b[metric] - 1),
-                     "neuneu_ratio": o.get("mae_ratio", np.nan), "baseline_ratio": b.get("mae_ratio", np.nan)})
+                     "neuneu_ratio": o.get("mae_ratio", np.nan), "baseline_ratio": b.get("mae_ratio", np.nan),
+                     "above_floor_vs_baseline_%": 100 * ((o[metric] - floor) / (b[metric] - floor) - 1)
+                     if b[metric] > floor else np.nan})
     return pd.DataFrame(rows).round(3)
 
 
@@ -514,9 +520,20 @@ def task_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: 
     """Per task of one split: each of ``methods``' MAE (cell-averaged over runs, seeds averaged per cell) and the
     number of cells, sorted by how much worse the first method is than the best of the others. With
     ``last-value`` among ``methods`` its column is also how far the accuracy moves after the context end."""
+    return _level_table(predictions, "task", split=split, setting=setting, methods=methods, rule=rule)
+
+
+def run_table(predictions: pd.DataFrame, *, split: str, setting: str, methods: Sequence[str],
+              rule: str = HEADLINE_RULE) -> pd.DataFrame:
+    """:func:`task_table` per run instead of per task: each of ``methods``' MAE over the run's tasks, sorted by
+    how much worse the first method is than the best of the others."""
+    return _level_table(predictions, "run", split=split, setting=setting, methods=methods, rule=rule)
+
+
+def _level_table(predictions: pd.DataFrame, level: str, *, split: str, setting: str, methods: Sequence[str],
+                 rule: str) -> pd.DataFrame:
     cells = _run_task_cells(predictions, split, setting, methods, rule)
-    return _gap_table(cells, pd.Series(cells.index.get_level_values("task"), index=cells.index, name="task"),
-                      methods)
+    return _gap_table(cells, pd.Series(cells.index.get_level_values(level), index=cells.index, name=level), methods)
 
 
 def group_table(predictions: pd.DataFrame, group_of_run: Mapping[str, str], *, split: str, setting: str,

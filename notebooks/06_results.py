@@ -106,7 +106,11 @@ report.markdown(report.results_table(bench.headline(summary), "mae", rule="compu
 
 # %% [markdown]
 # Per setting, split and context rule: the best forecaster, NeuNeu's best model against the best baseline
-# (negative % = NeuNeu better) and both as ratios to the noise floor.
+# (negative % = NeuNeu better), both as ratios to the noise floor, and NeuNeu's change in the error *above* the
+# noise floor (`above_floor_vs_baseline_%`). The floor is checkpoint noise no forecaster removes, and it is part of
+# every raw MAE, so the raw change understates how much of the removable error NeuNeu removes: on held-out sizes
+# the forecast default is 12% below the two-stage law in raw MAE and 22% below it above the floor. The raw change
+# is the one the benchmark's targets are stated on.
 
 # %% tags=["hide-input"]
 report.markdown(report.records_table(bench.winners(summary).to_dict("records")), index=False)
@@ -187,6 +191,25 @@ predictions = results.predictions
 horizon = evaluate.horizon_table(predictions[(predictions["split"] == "heldout-sizes")
                                              & (predictions["context_rule"] == "index")])
 fig = plots.plot_error_by_horizon(horizon, FIG_DIR, "error_by_horizon")
+
+# %% [markdown]
+# ## Run by run: where the laws still win
+# Held-out sizes, index rule: each test run's MAE over its tasks (the 3B runs were scored on 13 tasks, the 1B runs on
+# 13 or 26), the run where the default loses most to the best of the others first. In the forecast setting the
+# default beats the two-stage law on 12 of the 14 runs and loses, by 0.02 and 0.22 points, on the long 1B runs (10×C
+# and 5×C). The power law fitted to each context by itself is far behind on most runs but is the best method on the
+# two longest 3B runs (10×C and 5×C): their index contexts hold 40 checkpoints, and NeuNeu's forecasts there sit
+# between the pooled laws it corrects and the power law it also reads. The same two runs top the loss_given
+# table, where the default beats the paper's logistic on 10 of the 14 runs (it loses on four 1B runs by at most
+# 0.09 points) and gains most on the 3B runs, where the law fitted on the smaller sizes extrapolates worst.
+
+# %% tags=["hide-input"]
+report.markdown(bench.run_table(predictions, split="heldout-sizes", setting="forecast",
+                                methods=["neuneu", "two-stage", "power-law"]))
+
+# %% tags=["hide-input"]
+report.markdown(bench.run_table(predictions, split="heldout-sizes", setting="loss_given",
+                                methods=["neuneu-given", "paper-logistic", "two-stage", "power-law"]))
 
 # %% [markdown]
 # ## Forecasts on real trajectories

@@ -95,7 +95,8 @@ report.markdown(report.results_table(bench.headline(summary), "mae", rule="compu
 report.markdown(report.results_table(bench.headline(summary), "mae_ratio", splits=SPLITS, spread=False))
 
 # %% [markdown]
-# Per setting, split and context rule: the best forecaster, NeuNeu's best model against the best baseline.
+# Per setting, split and context rule: the best forecaster, NeuNeu's best model against the best baseline, and
+# the same change in the error above the noise floor (chapter 6).
 
 # %% tags=["hide-input"]
 report.markdown(report.records_table(bench.winners(summary).to_dict("records")), index=False)

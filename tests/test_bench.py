@@ -37,7 +37,15 @@ def test_winners_names_the_best_of_each_side_and_the_relative_change() -> None:
     assert table.to_dict("records") == [{
         "context_rule": "index", "setting": "forecast", "split": "a", "best": "neuneu-mean", "neuneu": "neuneu-mean",
         "neuneu_mae": 2.0, "best_baseline": "two-stage", "baseline_mae": 2.5, "neuneu_vs_baseline_%": -20.0,
-        "neuneu_ratio": 4.0, "baseline_ratio": 5.0}]
+        "neuneu_ratio": 4.0, "baseline_ratio": 5.0,
+        "above_floor_vs_baseline_%": -25.0}]  # (2.0 - 0.5) / (2.5 - 0.5) - 1
+    floorless = bench.winners(summary([("forecast", "a", "neuneu-mean", "neuneu", 2.0),
+                                       ("forecast", "a", "two-stage", "baseline", 2.5)]))
+    assert np.isnan(floorless["above_floor_vs_baseline_%"].iloc[0])
+    below = bench.winners(summary([("forecast", "a", "neuneu-mean", "neuneu", 2.0),
+                                   ("forecast", "a", "two-stage", "baseline", 0.4),
+                                   ("forecast", "a", "noise-floor", "reference", 0.5)]))
+    assert np.isnan(below["above_floor_vs_baseline_%"].iloc[0])  # a baseline under the floor: no share to speak of
 
 
 def test_robustness_table_sets_each_ablation_beside_a_default_member_and_the_best_baseline() -> None:
@@ -184,6 +192,16 @@ def test_task_table_puts_the_task_where_the_first_method_loses_most_on_top() -> 
     assert table.loc["x"].tolist() == [1, 3.0, 0.0, 1.0] and table.loc["y"].tolist() == [1, 0.0, 2.0, 5.0]
     with pytest.raises(KeyError, match=r"no predictions of ets on s/forecast/index"):
         bench.task_table(frame, split="s", setting="forecast", methods=("ets",))
+
+
+def test_run_table_puts_the_run_where_the_first_method_loses_most_on_top() -> None:
+    truth = [0.50, 0.50, 0.30]
+    frame = predictions_frame({"neuneu": [0.50, 0.50, 0.34], "power-law": [0.52, 0.54, 0.30]}, truth)
+    table = bench.run_table(frame, split="s", setting="forecast", methods=("neuneu", "power-law"))
+    assert table.index.name == "run" and list(table.index) == ["b", "a"]  # 4 points worse on b, 3 better on a
+    assert table.loc["b"].tolist() == [1, 4.0, 0.0] and table.loc["a"].tolist() == [1, 0.0, 3.0]
+    with pytest.raises(KeyError, match=r"no predictions of ets on s/forecast/compute"):
+        bench.run_table(frame, split="s", setting="forecast", methods=("ets",), rule="compute")
 
 
 def test_group_table_sums_the_cells_of_each_group_of_runs() -> None:
