@@ -198,8 +198,8 @@ fig = plots.plot_error_by_horizon(horizon, FIG_DIR, "error_by_horizon")
 # 13 or 26), the run where the default loses most to the best of the others first. In the forecast setting the
 # default beats the two-stage law on 12 of the 14 runs and loses, by 0.02 and 0.22 points, on the long 1B runs (10×C
 # and 5×C). The power law fitted to each context by itself is far behind on most runs but is the best method on the
-# two longest 3B runs (10×C and 5×C): their index contexts hold 40 checkpoints, and NeuNeu's forecasts there sit
-# between the pooled laws it corrects and the power law it also reads. The same two runs top the loss_given
+# two longest 3B runs (10×C and 5×C): their index contexts hold 41 checkpoints, and NeuNeu's error there lies
+# between the two-stage law's, which it corrects, and the power law's, which it also reads. The same two runs top the loss_given
 # table, where the default beats the paper's logistic on 10 of the 14 runs (it loses on four 1B runs by at most
 # 0.09 points) and gains most on the 3B runs, where the law fitted on the smaller sizes extrapolates worst.
 
