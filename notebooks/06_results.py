@@ -199,9 +199,10 @@ fig = plots.plot_error_by_horizon(horizon, FIG_DIR, "error_by_horizon")
 # default beats the two-stage law on 12 of the 14 runs and loses, by 0.02 and 0.22 points, on the long 1B runs (10×C
 # and 5×C). The power law fitted to each context by itself is far behind on most runs but is the best method on the
 # two longest 3B runs (10×C and 5×C): their index contexts hold 41 checkpoints, and NeuNeu's error there lies
-# between the two-stage law's, which it corrects, and the power law's, which it also reads. The same two runs top the loss_given
-# table, where the default beats the paper's logistic on 10 of the 14 runs (it loses on four 1B runs by at most
-# 0.09 points) and gains most on the 3B runs, where the law fitted on the smaller sizes extrapolates worst.
+# between the two-stage law's, which it corrects, and the power law's, which it also reads. The same two runs top
+# the loss_given table, where the default beats the paper's logistic on 10 of the 14 runs (it loses on four 1B runs
+# by at most 0.09 points) and gains most on the 3B runs, where the law fitted on the smaller sizes extrapolates
+# worst.
 
 # %% tags=["hide-input"]
 report.markdown(bench.run_table(predictions, split="heldout-sizes", setting="forecast",
