@@ -598,27 +598,35 @@ def ensemble_gain(predictions: pd.DataFrame, method: str, *, split: str = "heldo
     rows = predictions[(predictions["method"] == method) & (predictions["split"] == split)
                        & (predictions["context_rule"] == rule)]
     seeds = sorted(rows["seed"].unique())
-    keys = ["run", "task", "target_idx"]
-    wide = rows.pivot_table(index=keys, columns="seed", values="median")
-    truth = rows.drop_duplicates(keys).set_index(keys)["y_true"].reindex(wide.index)
+    wide, truth = _medians_by_member(rows, "seed")
     out = []
     for k in range(1, len(seeds) + 1):
         maes = []
         for subset in itertools.combinations(seeds, k):
-            err = (wide[list(subset)].mean(axis=1) - truth).abs() * 100
-            maes.append(float(err.groupby(level=["run", "task"]).mean().mean()))
+            maes.append(_mae_of_average(wide[list(subset)], truth))
         out.append({"k": k, "subsets": len(maes), "mae": float(np.mean(maes)),
                     "mae_sd": float(np.std(maes, ddof=1)) if len(maes) > 1 else np.nan})
     return pd.DataFrame(out)
+
+
+def _medians_by_member(rows: pd.DataFrame, members: str | list[str]) -> tuple[pd.DataFrame, pd.Series]:
+    """(medians: one row per target, one column per member, truth per target) of prediction ``rows``."""
+    keys = ["run", "task", "target_idx"]
+    wide = rows.pivot_table(index=keys, columns=members, values="median")
+    return wide, rows.drop_duplicates(keys).set_index(keys)["y_true"].reindex(wide.index)
+
+
+def _mae_of_average(wide: pd.DataFrame, truth: pd.Series) -> float:
+    """Cell-averaged MAE (points) of the members' average median (:func:`_medians_by_member`)."""
+    err = (wide.mean(axis=1) - truth).abs() * 100
+    return float(err.groupby(level=["run", "task"]).mean().mean())
 
 
 def _pooled_ensemble_mae(predictions: pd.DataFrame, methods: Sequence[str], *, split: str, rule: str) -> float:
     """MAE of the average of every seed of every one of ``methods`` (their medians, target by target)."""
     rows = predictions[predictions["method"].isin(methods) & (predictions["split"] == split)
                        & (predictions["context_rule"] == rule)]
-    keys = ["run", "task", "target_idx"]
-    err = (rows.groupby(keys)["median"].mean() - rows.groupby(keys)["y_true"].first()).abs() * 100
-    return float(err.groupby(level=["run", "task"]).mean().mean())
+    return _mae_of_average(*_medians_by_member(rows, ["method", "seed"]))
 
 
 def refit_check(results: Results, split: str = "heldout-sizes-nested") -> pd.DataFrame:

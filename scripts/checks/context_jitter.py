@@ -54,9 +54,8 @@ class Jitter(ForecasterBase):
 
 
 def mae(predictions: pd.DataFrame) -> float:
-    p = predictions[predictions["kind"] != "baseline"]
-    err = (p["median"] - p["y_true"]).abs() * 100
-    return float(err.groupby([p["run"], p["task"]]).mean().mean())
+    """The cell-averaged MAE of the one method in ``predictions`` (:func:`neuneu.evaluate.cell_scores`)."""
+    return float(evaluate.cell_scores(predictions)["mae"].mean())
 
 
 def main() -> None:

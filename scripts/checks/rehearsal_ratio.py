@@ -43,9 +43,8 @@ def train(root: Path, ratio: float, part: str) -> None:
 
 
 def mae(predictions: pd.DataFrame) -> float:
-    p = predictions[predictions["kind"] != "baseline"]
-    err = (p["median"] - p["y_true"]).abs() * 100
-    return float(err.groupby([p["run"], p["task"]]).mean().mean())
+    """The cell-averaged MAE of the one method in ``predictions`` (:func:`neuneu.evaluate.cell_scores`)."""
+    return float(evaluate.cell_scores(predictions)["mae"].mean())
 
 
 def score(root: Path) -> pd.DataFrame:
