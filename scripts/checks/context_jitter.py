@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import nested
 import numpy as np
-import pandas as pd
 
-from neuneu import bench, evaluate, splits, zoo
+from neuneu import splits, zoo
 from neuneu.contract import ForecasterBase, Prediction, Query, Series, cut_context
-
-PROFILE = "cpu"
 
 
 class Jitter(ForecasterBase):
@@ -53,30 +51,19 @@ class Jitter(ForecasterBase):
         return out
 
 
-def mae(predictions: pd.DataFrame) -> float:
-    """The cell-averaged MAE of the one method in ``predictions`` (:func:`neuneu.evaluate.cell_scores`)."""
-    return float(evaluate.cell_scores(predictions)["mae"].mean())
-
-
 def main() -> None:
     series = splits.load_pool("public")
     rows = []
     for name in zoo.NESTED_SPLITS:
-        split = splits.make_split(series, name)
+        test = splits.make_split(series, name).test
         for setting in ("forecast", "loss_given"):
-            members = tuple(s for s in zoo.nested_specs(PROFILE, name)
-                            if s.setting == setting and s.refit and s.refit_schedule == "full")
-            [model], _ = bench.neuneu_models(name, series, PROFILE, (), (zoo.EnsembleSpec(name, setting, members),))
+            model = nested.refit_ensemble(name, setting, series)
             for rule in ("compute", "index"):
-                scores = {label: mae(evaluate.evaluate([m], split.test, setting=setting, split=name,
-                                                       context_rule=rule, reference=False).predictions)
+                scores = {label: nested.mae(m, test, setting=setting, split=name, rule=rule)
                           for label, m in (("plain", model), ("jitter", Jitter(model)))}
                 rows.append({"split": name, "setting": setting, "rule": rule, **scores,
                              "better": scores["jitter"] < scores["plain"]})
-    table = pd.DataFrame(rows)
-    print(table.round(3).to_string())
-    print(f"cells won: {int(table['better'].sum())} of {len(table)}")
-
+    nested.print_verdict(rows)
 
 if __name__ == "__main__":
     main()

@@ -15,15 +15,11 @@ import functools
 import shutil
 from pathlib import Path
 
-import pandas as pd
+import nested
 
-from neuneu import bench, evaluate, splits, zoo
+from neuneu import splits, zoo
 
-PROFILE = "cpu"
-
-
-def jobs() -> list[zoo.ModelSpec]:
-    return [s for s in zoo.nested_specs(PROFILE) if s.refit and s.refit_schedule == "full"]
+PROFILE = nested.PROFILE
 
 
 def train(root: Path, ratio: float, part: str) -> None:
@@ -37,34 +33,27 @@ def train(root: Path, ratio: float, part: str) -> None:
             if not (root / prior.name).exists():
                 shutil.copytree(prior, root / prior.name)
     series = splits.load_pool("public")
-    for spec in jobs()[k - 1::n]:
+    for spec in nested.refit_members()[k - 1::n]:
         zoo.obtain(spec, series, PROFILE, root=root)
         print("trained", spec.name, flush=True)
 
 
-def mae(predictions: pd.DataFrame) -> float:
-    """The cell-averaged MAE of the one method in ``predictions`` (:func:`neuneu.evaluate.cell_scores`)."""
-    return float(evaluate.cell_scores(predictions)["mae"].mean())
-
-
-def score(root: Path) -> pd.DataFrame:
+def score(root: Path) -> list[dict]:
+    """Per nested split, setting and rule: the MAE of the committed refit ensemble and of the one under ``root``."""
     series = splits.load_pool("public")
     rows = []
     for name in zoo.NESTED_SPLITS:
-        split = splits.make_split(series, name)
+        test = splits.make_split(series, name).test
         for setting in ("forecast", "loss_given"):
-            members = tuple(s for s in jobs() if s.split == name and s.setting == setting)
-            ensemble = zoo.EnsembleSpec(name, setting, members)
-            models = {label: bench.neuneu_models(name, series, PROFILE, (), (ensemble,), weights_root=where)[0][0]
+            models = {label: nested.refit_ensemble(name, setting, series, where)
                       for label, where in (("committed", None), ("rehearsal", root))}
             for rule in ("compute", "index"):
-                row = {"split": name, "setting": setting, "rule": rule}
-                for label, model in models.items():
-                    row[label] = mae(evaluate.evaluate([model], split.test, setting=setting, split=name,
-                                                       context_rule=rule, reference=False).predictions)
+                row = {"split": name, "setting": setting, "rule": rule,
+                       **{label: nested.mae(m, test, setting=setting, split=name, rule=rule)
+                          for label, m in models.items()}}
                 row["better"] = row["rehearsal"] < row["committed"]
                 rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def main() -> None:
@@ -77,9 +66,7 @@ def main() -> None:
     if args.stage == "train":
         train(args.root, args.ratio, args.part)
     else:
-        table = score(args.root)
-        print(table.round(3).to_string())
-        print(f"cells won: {int(table['better'].sum())} of {len(table)}")
+        nested.print_verdict(score(args.root))
 
 
 if __name__ == "__main__":

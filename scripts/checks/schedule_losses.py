@@ -20,15 +20,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
+import nested
 import numpy as np
-import pandas as pd
 
-from neuneu import bench, evaluate, splits, zoo
+from neuneu import splits, zoo
 from neuneu.baselines import Fallback, TwoStage
 from neuneu.contract import (ForecasterBase, Prediction, Query, Series, anchored_question, context_end,
                              cut_context, family_of)
-
-PROFILE = "cpu"
 KNOTS = np.linspace(0.0, 1.0, 21)  # fractions of the run's tokens where a(f) is free; a(0) = 0
 CUTS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)  # context ends (share of final tokens) the curve is learned from
 RIDGE = 1e-3
@@ -128,13 +126,6 @@ class FedForecastLosses(ForecasterBase):
         return self.predict_many([(context, query)])[0]
 
 
-def _refit_ensemble(name: str, setting: str, series: Sequence[Series]) -> ForecasterBase:
-    members = tuple(s for s in zoo.nested_specs(PROFILE, name)
-                    if s.setting == setting and s.refit and s.refit_schedule == "full")
-    [model], _ = bench.neuneu_models(name, series, PROFILE, (), (zoo.EnsembleSpec(name, setting, members),))
-    return model
-
-
 def main() -> None:
     series = splits.load_pool("public")
     rows = []
@@ -142,21 +133,17 @@ def main() -> None:
         split = splits.make_split(series, name)
         plain = TwoStage().fit(split.train)
         scheduled = ScheduledTwoStage(mapping=plain.mapping).fit(split.train)
-        given = _refit_ensemble(name, "loss_given", series)
-        methods = {"forecast default": _refit_ensemble(name, "forecast", series),
+        given = nested.refit_ensemble(name, "loss_given", series)
+        methods = {"forecast default": nested.refit_ensemble(name, "forecast", series),
                    "given + scheduled losses": FedForecastLosses(given, plain, scheduled.curves, "fed-scheduled"),
                    "given + plain losses": FedForecastLosses(given, plain, None, "fed-plain"),
                    "two-stage": plain, "two-stage scheduled": scheduled}
         for rule in ("compute", "index"):
-            scores = {label: float(evaluate.cell_scores(evaluate.evaluate(
-                [m], split.test, setting="forecast", split=name, context_rule=rule, reference=False,
-                progress=False).predictions)["mae"].mean()) for label, m in methods.items()}
+            scores = {label: nested.mae(m, split.test, setting="forecast", split=name, rule=rule)
+                      for label, m in methods.items()}
             rows.append({"split": name, "rule": rule, **scores,
                          "better": scores["given + scheduled losses"] < scores["forecast default"]})
-    table = pd.DataFrame(rows)
-    print(table.round(3).to_string())
-    print(f"cells won: {int(table['better'].sum())} of {len(table)}")
-
+    nested.print_verdict(rows)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,42 @@
+"""What every nested check script shares: the nested refit ensembles, their MAE, and the printed verdict.
+
+The check scripts run as files (``python scripts/checks/<check>.py``), so this module is imported from beside them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from neuneu import bench, evaluate, zoo
+from neuneu.contract import Forecaster, Series
+
+PROFILE = "cpu"
+
+
+def refit_members(split: str | None = None, setting: str | None = None) -> list[zoo.ModelSpec]:
+    """The nested checks' refit members (whole schedule) of ``split`` and ``setting`` (all when None)."""
+    return [s for s in zoo.nested_specs(PROFILE, split) if s.refit and s.refit_schedule == "full"
+            and setting in (None, s.setting)]
+
+
+def refit_ensemble(split: str, setting: str, series: Sequence[Series], root: Path | None = None) -> Forecaster:
+    """The average of the three nested refit members of ``split`` and ``setting`` (weights under ``root``, by
+    default the repository's)."""
+    ensemble = zoo.EnsembleSpec(split, setting, tuple(refit_members(split, setting)))
+    [model], _ = bench.neuneu_models(split, series, PROFILE, (), (ensemble,), weights_root=root)
+    return model
+
+
+def mae(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> float:
+    """The cell-averaged MAE of ``method`` on ``test`` (:func:`neuneu.evaluate.cell_scores`)."""
+    evaluation = evaluate.evaluate([method], test, setting=setting, split=split, context_rule=rule, reference=False)
+    return float(evaluate.cell_scores(evaluation.predictions)["mae"].mean())
+
+
+def print_verdict(rows: list[dict]) -> None:
+    """The table of ``rows`` (each with a boolean ``better``) and how many cells the candidate won."""
+    table = pd.DataFrame(rows)
+    print(table.round(3).to_string())
+    print(f"cells won: {int(table['better'].sum())} of {len(table)}")
