@@ -418,13 +418,31 @@ def summarize(predictions: pd.DataFrame, cells: pd.DataFrame, method_stats: pd.D
 
 
 def horizon_table(predictions: pd.DataFrame) -> pd.DataFrame:
-    """MAE (accuracy points) and target count at each forecast horizon, per (setting, split, rule, method); the
-    seeds of a method are pooled."""
+    """MAE and mean signed error (``bias``, prediction − truth; accuracy points) and target count at each forecast
+    horizon, per (setting, split, rule, method); the seeds of a method are pooled."""
     frames = []
     for (setting, split, rule, method), g in predictions.groupby(["setting", "split", "context_rule", "method"],
                                                                 sort=False):
         h, err, n = metrics.error_by_horizon(g["horizon"], g["y_true"], g["median"])
+        _, bias, _ = metrics.bias_by_horizon(g["horizon"], g["y_true"], g["median"])
         frames.append(pd.DataFrame({"setting": setting, "split": split, "context_rule": rule, "method": method,
-                                    "horizon": h, "mae": err, "n_targets": n}))
-    columns = ["setting", "split", "context_rule", "method", "horizon", "mae", "n_targets"]
+                                    "horizon": h, "mae": err, "bias": bias, "n_targets": n}))
+    columns = ["setting", "split", "context_rule", "method", "horizon", "mae", "bias", "n_targets"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def bias_table(predictions: pd.DataFrame, far_share: float = 0.25) -> pd.DataFrame:
+    """Mean signed error (prediction − truth, accuracy points) per (setting, method), over every target and over
+    the farthest ``far_share`` of them (the targets whose horizon is at least the (1 − far_share) quantile of the
+    group's horizons); the seeds of a method are pooled. A far bias well beyond the overall one is a trend the
+    method misses (:func:`neuneu.metrics.bias_by_horizon`)."""
+    if not 0.0 < far_share <= 1.0:
+        raise EvaluationError(f"far_share must lie in (0, 1], got {far_share}")
+    rows = []
+    for (setting, method), g in predictions.groupby(["setting", "method"], sort=False):
+        err = 100.0 * (g["median"].to_numpy(float) - g["y_true"].to_numpy(float))
+        horizons = g["horizon"].to_numpy(float)
+        far = horizons >= np.quantile(horizons, 1.0 - far_share)
+        rows.append({"setting": setting, "method": method, "bias": float(err.mean()),
+                     "bias_far": float(err[far].mean()), "n_targets": len(g), "n_far": int(far.sum())})
+    return pd.DataFrame(rows, columns=["setting", "method", "bias", "bias_far", "n_targets", "n_far"])

@@ -93,6 +93,13 @@ def cell_mean(values: Sequence[float], cells: Sequence[object]) -> float:
     return float(np.mean(sums[present] / counts[present])) if np.any(present) else float("nan")
 
 
+def _mean_by_horizon(horizon: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(horizons sorted ascending, mean of ``values`` at each, count at each)."""
+    levels, inverse = np.unique(horizon.astype(int), return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(levels))
+    return levels, np.bincount(inverse, weights=values, minlength=len(levels)) / counts, counts
+
+
 def error_by_horizon(
     horizon: Sequence[int], y_true: Sequence[float], y_pred: Sequence[float], *, scale: float = 100.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -102,13 +109,19 @@ def error_by_horizon(
     Returns (horizons sorted ascending, MAE at each, number of targets at each). Long horizons exist only for
     long runs, so the counts fall with the horizon; read the tail with that in mind.
     """
-    h_raw, t, p = _aligned(horizon, y_true, y_pred)
-    h = h_raw.astype(int)
-    levels, inverse = np.unique(h, return_inverse=True)
-    abs_err = np.abs(t - p)
-    counts = np.bincount(inverse, minlength=len(levels))
-    means = np.bincount(inverse, weights=abs_err, minlength=len(levels)) / counts
-    return levels, scale * means, counts
+    h, t, p = _aligned(horizon, y_true, y_pred)
+    return _mean_by_horizon(h, scale * np.abs(t - p))
+
+
+def bias_by_horizon(
+    horizon: Sequence[int], y_true: Sequence[float], y_pred: Sequence[float], *, scale: float = 100.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean signed error, prediction − truth (times ``scale``), at each forecast horizon: below zero a method
+    forecasts too low. Same return shape as :func:`error_by_horizon`. A bias that grows with the horizon is a
+    systematic miss (a trend the method does not follow), which averaging seeds or widening intervals cannot fix.
+    """
+    h, t, p = _aligned(horizon, y_true, y_pred)
+    return _mean_by_horizon(h, scale * (p - t))
 
 
 # --------------------------------------------------------------------------------------------- noise and decisions

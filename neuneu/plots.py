@@ -238,19 +238,32 @@ def plot_paper_logistic(train: list[Series], law, task: str, out_dir: Path | str
 
 
 def plot_error_by_horizon(horizon: pd.DataFrame, out_dir: Path | str, name: str) -> plt.Figure:
-    """MAE against forecast horizon (checkpoints after the context end), one line per method, one panel per
-    setting (``horizon`` from :func:`neuneu.evaluate.horizon_table`, one split)."""
+    """MAE (top row) and mean signed error (bottom row, when ``horizon`` has a ``bias`` column) against forecast
+    horizon (checkpoints after the context end), one line per method, one column per setting (``horizon`` from
+    :func:`neuneu.evaluate.horizon_table`, one split)."""
     settings = list(dict.fromkeys(horizon["setting"]))
-    fig, axes = plt.subplots(1, len(settings), figsize=(5 * len(settings), 3.2), squeeze=False, sharey=True)
-    for ax, setting in zip(axes[0], settings):
-        for method, g in horizon[horizon["setting"] == setting].groupby("method"):
-            ax.plot(g["horizon"], g["mae"], lw=1.8 if method.startswith("neuneu") else 1, color=_method_color(method),
-                    ls="-" if method.startswith("neuneu") else "--", label=method)
-        ax.set_title(setting, fontsize=9)
-        ax.set_xlabel("horizon (checkpoints after the context end)")
-        ax.set_xscale("log")
-    axes[0][0].set_ylabel("MAE (accuracy points)")
-    axes[0][-1].legend(fontsize=7)
+    rows = [("mae", "MAE (accuracy points)")]
+    if "bias" in horizon.columns:
+        rows.append(("bias", "mean signed error\n(forecast − truth, points)"))
+    fig, axes = plt.subplots(len(rows), len(settings), figsize=(5 * len(settings), 3.2 * len(rows)), squeeze=False,
+                             sharey="row", sharex="col")
+    for col, setting in enumerate(settings):
+        for row, (column, label) in enumerate(rows):
+            ax = axes[row][col]
+            for method, g in horizon[horizon["setting"] == setting].groupby("method"):
+                ours = method.startswith("neuneu")
+                default = method in ("neuneu", "neuneu-given")  # its variants (e.g. the mean-loss model) dotted
+                ax.plot(g["horizon"], g[column], lw=1.8 if ours else 1, color=_method_color(method),
+                        ls="-" if default else ":" if ours else "--", label=method)
+            if column == "bias":
+                ax.axhline(0.0, color="0.5", lw=0.8)
+            ax.set_xscale("log")
+            if col == 0:
+                ax.set_ylabel(label)
+        axes[0][col].set_title(setting, fontsize=9)
+        axes[-1][col].set_xlabel("horizon (checkpoints after the context end)")
+    for ax in axes[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, horizon, out_dir, name)
     return fig

@@ -189,6 +189,17 @@ def test_horizon_table():
     table = ev.horizon_table(_hand_predictions())
     assert table.horizon.tolist() == [1, 2]
     np.testing.assert_allclose(table.mae, [6.0, 4.0])  # h=1: (.02 + .10)/2; h=2: .04
+    np.testing.assert_allclose(table.bias, [6.0, -4.0])  # h=1: (+.02 + .10)/2; h=2: .56 − .60
+
+
+def test_bias_table_over_all_and_far_targets():
+    table = ev.bias_table(_hand_predictions(), far_share=0.5)
+    # errors +2, −4, +10 points at horizons 1, 2, 1: the median horizon is 1, so every target is "far" at 0.5
+    assert table[["bias", "bias_far", "n_targets", "n_far"]].iloc[0].tolist() == pytest.approx([8 / 3, 8 / 3, 3, 3])
+    table = ev.bias_table(_hand_predictions(), far_share=0.25)  # the 0.75 quantile of (1, 1, 2) is 1.5
+    assert table[["bias_far", "n_far"]].iloc[0].tolist() == pytest.approx([-4.0, 1])
+    with pytest.raises(EvaluationError, match=r"^far_share must lie in \(0, 1\], got 0$"):
+        ev.bias_table(_hand_predictions(), far_share=0)
 
 
 # --------------------------------------------------------------------------------------------- decisions

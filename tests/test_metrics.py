@@ -69,6 +69,14 @@ def test_error_by_horizon_hand_example():
     assert n.tolist() == [2, 1, 1]
 
 
+def test_bias_by_horizon_keeps_the_sign():
+    h, bias, n = metrics.bias_by_horizon([1, 2, 1, 3], [0.5] * 4, [0.51, 0.47, 0.53, 0.5])
+    # h=1: (+.01 + .03)/2 = +.02 → +2.0 points; h=2: −.03 → −3.0 (too low); h=3: 0
+    assert h.tolist() == [1, 2, 3]
+    np.testing.assert_allclose(bias, [2.0, -3.0, 0.0], atol=1e-9)
+    assert n.tolist() == [2, 1, 1]
+
+
 def test_length_mismatch_and_empty_raise_named_errors():
     with pytest.raises(MetricError, match=r"^inputs have different lengths: \[2, 3\]$"):
         metrics.mae([0.1, 0.2], [0.1, 0.2, 0.3])

@@ -48,3 +48,14 @@ def test_shape_figure_writes_png_and_csv(tmp_path):
     assert len(data) == 40 and set(data["shape"]) == {"steady"}
     assert (tmp_path / "shape_examples.png").read_bytes()[:4] == b"\x89PNG"
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_horizon_figure_has_a_bias_row_when_the_table_has_bias(tmp_path):
+    table = pd.DataFrame({"setting": ["forecast"] * 4, "method": ["neuneu", "neuneu", "two-stage", "two-stage"],
+                          "horizon": [1, 2, 1, 2], "mae": [1.0, 2.0, 1.5, 2.5], "bias": [0.0, -1.0, -0.5, -2.0]})
+    fig = plots.plot_error_by_horizon(table, tmp_path, "h")
+    assert [ax.get_ylabel() for ax in fig.axes] == ["MAE (accuracy points)",
+                                                    "mean signed error\n(forecast − truth, points)"]
+    assert (tmp_path / "h.png").exists() and len(pd.read_csv(tmp_path / "h.csv")) == 4
+    fig = plots.plot_error_by_horizon(table.drop(columns="bias"), tmp_path, "h")
+    assert len(fig.axes) == 1
