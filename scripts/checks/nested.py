@@ -29,6 +29,14 @@ def refit_ensemble(split: str, setting: str, series: Sequence[Series], root: Pat
     return model
 
 
+def selection_ensemble(split: str, setting: str, series: Sequence[Series]) -> Forecaster:
+    """The average of the selection models of the three nested refit members (trained without the split's
+    validation runs, which their calibration reads)."""
+    members = tuple(m.selection for m in refit_members(split, setting))
+    [model], _ = bench.neuneu_models(split, series, PROFILE, (), (zoo.EnsembleSpec(split, setting, members),))
+    return model
+
+
 def mae(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> float:
     """The cell-averaged MAE of ``method`` on ``test`` (:func:`neuneu.evaluate.cell_scores`)."""
     evaluation = evaluate.evaluate([method], test, setting=setting, split=split, context_rule=rule, reference=False)
