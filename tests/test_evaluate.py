@@ -202,6 +202,18 @@ def test_bias_table_over_all_and_far_targets():
         ev.bias_table(_hand_predictions(), far_share=0)
 
 
+def test_shared_bias_bound_removes_shared_then_per_run_medians():
+    # steps 300, 400 (r1) and 400 (r2): fractions 0.75, 1 and 1; errors +2, −4 (r1) and +10 (r2) points
+    table = ev.shared_bias_bound(_hand_predictions(), bins=(0.0, 0.9, 1.0))
+    row = table.iloc[0]
+    assert row["mae"] == pytest.approx((3 + 10) / 2)  # cells: r1 mean(2, 4) = 3, r2 10
+    # bin [0.9, 1] holds −4 and +10: median +3 → errors −7 and +7; bin [0, 0.9) holds +2 alone → 0
+    assert row["mae_shared"] == pytest.approx((3.5 + 7) / 2)
+    assert row["mae_per_run"] == pytest.approx(0.0)  # every (run, bin) holds one target
+    with pytest.raises(EvaluationError, match=r"^bins must be at least two increasing edges, got \[0.5, 0.5\]$"):
+        ev.shared_bias_bound(_hand_predictions(), bins=(0.5, 0.5))
+
+
 # --------------------------------------------------------------------------------------------- decisions
 
 
