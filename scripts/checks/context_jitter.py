@@ -15,15 +15,13 @@ from neuneu import splits, zoo
 from neuneu.contract import ForecasterBase, Prediction, Query, Series, cut_context
 
 
-class Jitter(ForecasterBase):
+class Jitter(nested.Wrapped):
     """``inner`` asked from the context and from the context cut ``drops`` checkpoints earlier (the dropped
     checkpoints become targets and are discarded), its quantiles averaged level by level."""
 
     def __init__(self, inner: ForecasterBase, drops: Sequence[int] = (0, 1, 2)) -> None:
-        super().__init__()
-        self.inner, self.drops = inner, tuple(drops)
-        self.name, self.seed = inner.name, inner.seed
-        self.capabilities, self.trained_on = inner.capabilities, inner.trained_on
+        super().__init__(inner)
+        self.drops = tuple(drops)
 
     @staticmethod
     def _cut(context: Series, query: Query, j: int) -> tuple[Series, Query]:
@@ -44,11 +42,7 @@ class Jitter(ForecasterBase):
         per_pair: list[list[np.ndarray]] = [[] for _ in pairs]
         for (i, j), answer in zip(asked, answers):
             per_pair[i].append(answer.quantiles[j:])
-        out = []
-        for quantiles in per_pair:
-            q = np.sort(np.mean(quantiles, axis=0), axis=1)
-            out.append(Prediction(median=q[:, 2].copy(), quantiles=q))
-        return out
+        return [nested.answer(np.sort(np.mean(quantiles, axis=0), axis=1)) for quantiles in per_pair]
 
 
 def main() -> None:

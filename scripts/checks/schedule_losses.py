@@ -99,16 +99,15 @@ class ScheduledTwoStage(TwoStage):
         return corrected(super().forecast_loss(context, query), context, query, self.curves)
 
 
-class FedForecastLosses(ForecasterBase):
+class FedForecastLosses(nested.Wrapped):
     """A loss_given model asked forecast questions: each query carries the mean losses stage 1 forecasts from
     the context (``curves``: corrected by them; None: plain), the last context loss where stage 1 fails."""
 
     def __init__(self, given: ForecasterBase, stage1: TwoStage, curves: Mapping[str, np.ndarray] | None,
                  name: str) -> None:
-        super().__init__()
-        self.given, self.stage1, self.curves, self.name, self.seed = given, stage1, curves, name, given.seed
-        self.capabilities = dataclasses.replace(given.capabilities, setting="forecast", reads_query_losses=False)
-        self.trained_on = given.trained_on
+        super().__init__(given, name=name, capabilities=dataclasses.replace(
+            given.capabilities, setting="forecast", reads_query_losses=False))
+        self.stage1, self.curves = stage1, curves
 
     def _losses(self, context: Series, query: Query) -> np.ndarray:
         try:
@@ -119,11 +118,8 @@ class FedForecastLosses(ForecasterBase):
         return forecast if self.curves is None else corrected(forecast, context, query, self.curves)
 
     def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
-        return self.given.predict_many([(c, dataclasses.replace(q, losses={"mean": self._losses(c, q)}))
+        return self.inner.predict_many([(c, dataclasses.replace(q, losses={"mean": self._losses(c, q)}))
                                         for c, q in pairs])
-
-    def predict(self, context: Series, query: Query) -> Prediction:
-        return self.predict_many([(context, query)])[0]
 
 
 def main() -> None:

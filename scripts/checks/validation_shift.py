@@ -51,24 +51,16 @@ def validation_shifts(selection: ForecasterBase, validation: Sequence[Series], s
                      for b in range(len(BINS) - 1)])
 
 
-class Shifted(ForecasterBase):
+class Shifted(nested.Wrapped):
     """``inner``'s quantiles moved by ``shifts`` of each target's bin."""
 
     def __init__(self, inner: ForecasterBase, shifts: np.ndarray) -> None:
-        super().__init__()
-        self.inner, self.shifts = inner, shifts
-        self.name, self.seed = inner.name, inner.seed
-        self.capabilities, self.trained_on = inner.capabilities, inner.trained_on
+        super().__init__(inner)
+        self.shifts = shifts
 
     def predict_many(self, pairs: Sequence[tuple[Series, Query]]) -> list[Prediction]:
-        out = []
-        for (_, query), answer in zip(pairs, self.inner.predict_many(pairs)):
-            q = np.clip(answer.quantiles + self.shifts[_bin(query)][:, None], 0.0, 1.0)
-            out.append(Prediction(median=q[:, 2].copy(), quantiles=q))
-        return out
-
-    def predict(self, context: Series, query: Query) -> Prediction:
-        return self.predict_many([(context, query)])[0]
+        return [nested.answer(np.clip(a.quantiles + self.shifts[_bin(q)][:, None], 0.0, 1.0))
+                for (_, q), a in zip(pairs, self.inner.predict_many(pairs))]
 
 
 def main() -> None:
