@@ -470,10 +470,8 @@ def shared_bias_bound(predictions: pd.DataFrame, bins: Sequence[float] = BIAS_BI
         err = g["median"] - g["y_true"]
         shared = err.groupby(where).transform("median")
         per_run = err.groupby([g["run"], where]).transform("median")
-
-        def cell_mae(e: pd.Series) -> float:
-            return float((100.0 * e.abs()).groupby([g["run"], g["task"]]).mean().mean())
-
-        rows.append({"setting": setting, "method": method, "mae": cell_mae(err),
-                     "mae_shared": cell_mae(err - shared), "mae_per_run": cell_mae(err - per_run)})
+        cells = (g["run"].astype(str) + "\x1f" + g["task"].astype(str)).to_numpy()
+        maes = {name: metrics.cell_mean(100.0 * np.abs(e.to_numpy(float)), cells)
+                for name, e in (("mae", err), ("mae_shared", err - shared), ("mae_per_run", err - per_run))}
+        rows.append({"setting": setting, "method": method, **maes})
     return pd.DataFrame(rows, columns=["setting", "method", "mae", "mae_shared", "mae_per_run"])
