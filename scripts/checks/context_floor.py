@@ -12,7 +12,6 @@ from typing import Sequence
 import nested
 import numpy as np
 
-from neuneu import splits, zoo
 from neuneu.contract import Prediction, Query, Series
 
 
@@ -26,18 +25,7 @@ class Floored(nested.Wrapped):
 
 
 def main() -> None:
-    series = splits.load_pool("public")
-    rows = []
-    for name in zoo.NESTED_SPLITS:
-        test = splits.make_split(series, name).test
-        for setting in ("forecast", "loss_given"):
-            model = nested.refit_ensemble(name, setting, series)
-            for rule in ("compute", "index"):
-                scores = {label: nested.mae(m, test, setting=setting, split=name, rule=rule)
-                          for label, m in (("plain", model), ("floored", Floored(model)))}
-                rows.append({"split": name, "setting": setting, "rule": rule, **scores,
-                             "better": scores["floored"] < scores["plain"]})
-    nested.print_verdict(rows)
+    nested.wrapper_check("floored", Floored)
 
 
 if __name__ == "__main__":

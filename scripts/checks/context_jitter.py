@@ -11,7 +11,6 @@ from typing import Sequence
 import nested
 import numpy as np
 
-from neuneu import splits, zoo
 from neuneu.contract import ForecasterBase, Prediction, Query, Series, cut_context
 
 
@@ -46,18 +45,8 @@ class Jitter(nested.Wrapped):
 
 
 def main() -> None:
-    series = splits.load_pool("public")
-    rows = []
-    for name in zoo.NESTED_SPLITS:
-        test = splits.make_split(series, name).test
-        for setting in ("forecast", "loss_given"):
-            model = nested.refit_ensemble(name, setting, series)
-            for rule in ("compute", "index"):
-                scores = {label: nested.mae(m, test, setting=setting, split=name, rule=rule)
-                          for label, m in (("plain", model), ("jitter", Jitter(model)))}
-                rows.append({"split": name, "setting": setting, "rule": rule, **scores,
-                             "better": scores["jitter"] < scores["plain"]})
-    nested.print_verdict(rows)
+    nested.wrapper_check("jitter", Jitter)
+
 
 if __name__ == "__main__":
     main()

@@ -5,12 +5,12 @@ The check scripts run as files (``python scripts/checks/<check>.py``), so this m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from neuneu import bench, evaluate, zoo
+from neuneu import bench, evaluate, splits, zoo
 from neuneu.contract import Capabilities, Forecaster, ForecasterBase, Prediction, Query, Series
 
 PROFILE = "cpu"
@@ -69,3 +69,20 @@ def print_verdict(rows: list[dict]) -> None:
     table = pd.DataFrame(rows)
     print(table.round(3).to_string())
     print(f"cells won: {int(table['better'].sum())} of {len(table)}")
+
+
+def wrapper_check(label: str, wrap: Callable[[Forecaster], Forecaster]) -> None:
+    """Print the verdict of a test-time candidate: on each nested split, setting and context rule, the refit
+    ensemble's MAE plain and wrapped by ``wrap`` (a row is ``better`` when ``label``, the wrapped one, errs less)."""
+    series = splits.load_pool("public")
+    rows = []
+    for name in zoo.NESTED_SPLITS:
+        test = splits.make_split(series, name).test
+        for setting in ("forecast", "loss_given"):
+            model = refit_ensemble(name, setting, series)
+            for rule in ("compute", "index"):
+                scores = {key: mae(m, test, setting=setting, split=name, rule=rule)
+                          for key, m in (("plain", model), (label, wrap(model)))}
+                rows.append({"split": name, "setting": setting, "rule": rule, **scores,
+                             "better": scores[label] < scores["plain"]})
+    print_verdict(rows)
