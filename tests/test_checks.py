@@ -2,6 +2,7 @@
 compiles, and the context floor (check 9) does what its rule says."""
 from __future__ import annotations
 
+import importlib
 import py_compile
 import sys
 from pathlib import Path
@@ -16,14 +17,23 @@ CHECKS = ROOT / "scripts" / "checks"
 SCRIPTS = sorted(p for p in CHECKS.glob("*.py") if p.name != "nested.py")
 
 
-@pytest.fixture(scope="module")
-def context_floor():
+def _check_module(name: str):
+    """Import ``scripts/checks/<name>.py`` as its script does (``nested`` beside it on the path)."""
     sys.path.insert(0, str(CHECKS))
     try:
-        import context_floor
-        yield context_floor
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(CHECKS))
+
+
+@pytest.fixture(scope="module")
+def context_floor():
+    return _check_module("context_floor")
+
+
+@pytest.fixture(scope="module")
+def noise_intervals():
+    return _check_module("noise_intervals")
 
 
 def test_there_are_check_scripts():
@@ -62,3 +72,21 @@ def test_context_floor_raises_quantiles_to_the_lowest_context_accuracy(context_f
     np.testing.assert_allclose(floored.median, [0.54, 0.53, 0.53])
     assert floored.quantiles[0, 4] == pytest.approx(0.57)  # above the floor: untouched
     assert context_floor.Floored(inner).name == "falling"
+
+
+def test_context_noise_ignores_a_straight_trend_and_needs_three_points(noise_intervals):
+    assert noise_intervals.context_noise(np.linspace(0.3, 0.5, 10)) == pytest.approx(0.0, abs=1e-12)
+    assert noise_intervals.context_noise([0.3, 0.5]) == 0.0
+    # alternating ±0.01 around a line: every second difference is ±0.04
+    zigzag = np.linspace(0.3, 0.5, 9) + 0.01 * (-1) ** np.arange(9)
+    assert noise_intervals.context_noise(zigzag) == pytest.approx(1.4826 * 0.04 / np.sqrt(6))
+
+
+def test_noisy_widens_each_half_width_in_quadrature_and_keeps_the_median(noise_intervals):
+    q = np.array([[0.1, 0.2, 0.3, 0.4, 0.5]])
+    out = noise_intervals.noisy(q, 0.1)
+    np.testing.assert_allclose(out[:, 2], 0.3)
+    half, z = np.array([0.1, 0.2]), np.array([0.674, 1.282])
+    np.testing.assert_allclose(out[0, [3, 4]] - 0.3, np.sqrt(half ** 2 + (z * 0.1) ** 2))
+    np.testing.assert_allclose(0.3 - out[0, [1, 0]], out[0, [3, 4]] - 0.3)
+    np.testing.assert_allclose(noise_intervals.noisy(q, 0.0), q)

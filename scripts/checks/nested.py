@@ -5,12 +5,14 @@ The check scripts run as files (``python scripts/checks/<check>.py``), so this m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from neuneu import bench, evaluate, splits, zoo
+from neuneu.splits import Split
 from neuneu.contract import Capabilities, Forecaster, ForecasterBase, Prediction, Query, Series
 
 PROFILE = "cpu"
@@ -71,18 +73,40 @@ def print_verdict(rows: list[dict]) -> None:
     print(f"cells won: {int(table['better'].sum())} of {len(table)}")
 
 
-def wrapper_check(label: str, wrap: Callable[[Forecaster], Forecaster]) -> None:
-    """Print the verdict of a test-time candidate: on each nested split, setting and context rule, the refit
-    ensemble's MAE plain and wrapped by ``wrap`` (a row is ``better`` when ``label``, the wrapped one, errs less)."""
-    series = splits.load_pool("public")
-    rows = []
+@dataclass
+class Cell:
+    """One nested cell: split, setting and context rule, with the split's refit ensemble and — when asked — its
+    selection ensemble (``None`` otherwise)."""
+
+    name: str
+    split: Split
+    setting: str
+    rule: str
+    refit: Forecaster
+    selection: Forecaster | None
+
+    def row(self, **scores) -> dict:
+        """The cell's label columns followed by ``scores``."""
+        return {"split": self.name, "setting": self.setting, "rule": self.rule, **scores}
+
+
+def cells(series: Sequence[Series], *, with_selection: bool = False) -> Iterator[Cell]:
+    """The 8 nested cells (2 nested splits × 2 settings × 2 context rules), each split's ensembles loaded once."""
     for name in zoo.NESTED_SPLITS:
-        test = splits.make_split(series, name).test
+        split = splits.make_split(series, name)
         for setting in ("forecast", "loss_given"):
-            model = refit_ensemble(name, setting, series)
+            refit = refit_ensemble(name, setting, series)
+            selection = selection_ensemble(name, setting, series) if with_selection else None
             for rule in ("compute", "index"):
-                scores = {key: mae(m, test, setting=setting, split=name, rule=rule)
-                          for key, m in (("plain", model), (label, wrap(model)))}
-                rows.append({"split": name, "setting": setting, "rule": rule, **scores,
-                             "better": scores[label] < scores["plain"]})
+                yield Cell(name, split, setting, rule, refit, selection)
+
+
+def wrapper_check(label: str, wrap: Callable[[Forecaster], Forecaster]) -> None:
+    """Print the verdict of a test-time candidate: in each nested cell, the refit ensemble's MAE plain and wrapped
+    by ``wrap`` (a row is ``better`` when ``label``, the wrapped one, errs less)."""
+    rows = []
+    for cell in cells(splits.load_pool("public")):
+        scores = {key: mae(m, cell.split.test, setting=cell.setting, split=cell.name, rule=cell.rule)
+                  for key, m in (("plain", cell.refit), (label, wrap(cell.refit)))}
+        rows.append(cell.row(**scores, better=scores[label] < scores["plain"]))
     print_verdict(rows)

@@ -16,7 +16,7 @@ from typing import Sequence
 import nested
 import numpy as np
 
-from neuneu import splits, zoo
+from neuneu import splits
 from neuneu.contract import ForecasterBase, Prediction, Query, Series, anchored_question, context_end
 
 BINS = np.array([0.0, 0.36, 0.52, 0.68, 0.84, 1.0 + 1e-9])  # fractions of the run's final tokens
@@ -64,20 +64,13 @@ class Shifted(nested.Wrapped):
 
 
 def main() -> None:
-    series = splits.load_pool("public")
     rows = []
-    for name in zoo.NESTED_SPLITS:
-        split = splits.make_split(series, name)
-        for setting in ("forecast", "loss_given"):
-            refit = nested.refit_ensemble(name, setting, series)
-            selection = nested.selection_ensemble(name, setting, series)
-            for rule in ("compute", "index"):
-                shifts = validation_shifts(selection, split.validation_series(), setting, rule)
-                scores = {label: nested.mae(m, split.test, setting=setting, split=name, rule=rule)
-                          for label, m in (("plain", refit), ("shifted", Shifted(refit, shifts)))}
-                rows.append({"split": name, "setting": setting, "rule": rule, **scores,
-                             "shifts": " ".join(f"{100 * x:+.2f}" for x in shifts),
-                             "better": scores["shifted"] < scores["plain"]})
+    for cell in nested.cells(splits.load_pool("public"), with_selection=True):
+        shifts = validation_shifts(cell.selection, cell.split.validation_series(), cell.setting, cell.rule)
+        scores = {label: nested.mae(m, cell.split.test, setting=cell.setting, split=cell.name, rule=cell.rule)
+                  for label, m in (("plain", cell.refit), ("shifted", Shifted(cell.refit, shifts)))}
+        rows.append(cell.row(**scores, shifts=" ".join(f"{100 * x:+.2f}" for x in shifts),
+                             better=scores["shifted"] < scores["plain"]))
     nested.print_verdict(rows)
 
 
