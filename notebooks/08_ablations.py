@@ -212,6 +212,20 @@ report.markdown(report.records_table(gains.to_dict("records")), index=False)
 #    towards their old width on the nested splits, whose runs are quieter than the recipes' test. Not adopted;
 #    `scripts/checks/noise_intervals.py` reruns it (a few minutes).
 #
+# The rules at a glance (cells: nested split × setting × context rule; item 3 is a reading, not a rule):
+#
+# | item | candidate | cells needed | cells won | adopted |
+# |---|---|---|---|---|
+# | 1 | refit on the whole training side | 3 of 4 | 4 | yes |
+# | 2 | refit for the selection model's best step count | 3 of 4 | 1 | no |
+# | 4 | six members (selection + refit) | 6 of 8 | 4 | no |
+# | 5 | test-time context jitter | 6 of 8 | 2 | no |
+# | 6 | rehearsal ratio 2 | 6 of 8 | 2 | no |
+# | 7 | schedule-corrected forecast losses | 3 of 4 | 1 | no |
+# | 8 | bias shift learned on validation | 6 of 8 | 4 | no |
+# | 9 | floor at the context's lowest accuracy | 6 of 8 | 5 | no |
+# | 10 | noise-aware intervals (coverage) | 6 of 8 | 5 | no |
+#
 # Where the checks' 36 models are at hand (they are not committed: they do not fit the repository's data budget;
 # `python -m neuneu.zoo --nested` trains them), the cell below recomputes both checks: per cell, one member (mean
 # ± sd over three seeds) and the average of the three for each kind of model, beside the best baseline; otherwise
