@@ -312,7 +312,7 @@ def pretrained_spec(setting: str, seed: int) -> ModelSpec:
 #: It won 5 of 8, so the intervals stay as they are (q10–q90 coverage plain → noise-aware: held-out sizes forecast
 #: 0.819 → 0.808 compute, 0.812 → 0.826 index, loss_given 0.698 → 0.704, 0.701 → 0.742; held-out tasks forecast
 #: 0.857 → 0.872, 0.844 → 0.842, loss_given 0.838 → 0.841, 0.836 → 0.833): the conformal factors, refitted on the
-#: widened intervals, shrink them back (0.76–0.97), so coverage moves by at most 0.04.
+#: widened intervals, shrink them back (0.76–0.97), so coverage moves by at most 0.041.
 MEMBER_SPECS: tuple[ModelSpec, ...] = tuple(
     ModelSpec(split, setting, "mean", parametric=True, pretrained=True, refit=True) for split in SPLITS
     for setting in ("forecast", "loss_given"))

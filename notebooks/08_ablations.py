@@ -208,7 +208,7 @@ report.markdown(report.records_table(gains.to_dict("records")), index=False)
 #    intervals in quadrature by the checkpoint noise the context shows (a robust sd of its second differences, times
 #    the normal quantile of the level), refit the conformal factors on the validation side the same way, and adopt
 #    it if its q10–q90 coverage lies closer to 80% in at least six of the eight nested cells. It won five; coverage
-#    moved by at most 0.04 either way, because the refitted factors (0.76–0.97) shrink the widened intervals back
+#    moved by at most 0.041 either way, because the refitted factors (0.76–0.97) shrink the widened intervals back
 #    towards their old width on the nested splits, whose runs are quieter than the recipes' test. Not adopted;
 #    `scripts/checks/noise_intervals.py` reruns it (a few minutes).
 #
