@@ -451,6 +451,15 @@ def bias_table(predictions: pd.DataFrame, far_share: float = 0.25) -> pd.DataFra
 BIAS_BINS: tuple[float, ...] = (0.0, 0.36, 0.52, 0.68, 0.84, 1.0)  # fractions of a run's final position
 
 
+def bias_bin(fraction: np.ndarray, bins: Sequence[float] = BIAS_BINS) -> np.ndarray:
+    """The bin of ``bins`` (increasing edges) each fraction of its run falls in; fractions outside the edges go to
+    the first or last bin, so the run's final target (fraction 1) is in the last."""
+    edges = np.asarray(bins, dtype=float)
+    if len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise EvaluationError(f"bins must be at least two increasing edges, got {list(bins)}")
+    return np.clip(np.searchsorted(edges, np.asarray(fraction, dtype=float), side="right") - 1, 0, len(edges) - 2)
+
+
 def shared_bias_bound(predictions: pd.DataFrame, bins: Sequence[float] = BIAS_BINS) -> pd.DataFrame:
     """How much of each method's error a bias correction could remove *at best* — an oracle that reads the test
     truths, so a bound for reading, never a method. Per (setting, method), the cell-averaged MAE (points) as scored
@@ -458,15 +467,12 @@ def shared_bias_bound(predictions: pd.DataFrame, bins: Sequence[float] = BIAS_BI
     run's last target; tokens, or steps where tokens are missing) shared by every run (``mae_shared``), and after
     removing it per run and bin (``mae_per_run``). If ``mae_shared`` stays far above a target, no correction by
     horizon alone can reach it: what is left differs from run to run and task to task."""
-    edges = np.asarray(bins, dtype=float)
-    if len(edges) < 2 or np.any(np.diff(edges) <= 0):
-        raise EvaluationError(f"bins must be at least two increasing edges, got {list(bins)}")
     rows = []
     for (setting, method), g in predictions.groupby(["setting", "method"], sort=False):
         tokens = g["tokens"].to_numpy(float)
         position = pd.Series(tokens if np.all(tokens > 0) else g["step"].to_numpy(float), index=g.index)
         fraction = position / position.groupby(g["run"]).transform("max")
-        where = np.clip(np.searchsorted(edges, fraction.to_numpy(), side="right") - 1, 0, len(edges) - 2)
+        where = bias_bin(fraction.to_numpy(), bins)
         err = g["median"] - g["y_true"]
         shared = err.groupby(where).transform("median")
         per_run = err.groupby([g["run"], where]).transform("median")

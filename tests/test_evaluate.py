@@ -202,6 +202,13 @@ def test_bias_table_over_all_and_far_targets():
         ev.bias_table(_hand_predictions(), far_share=0)
 
 
+def test_bias_bin_puts_each_fraction_in_its_bin_and_the_ends_in_the_outer_bins():
+    bins = ev.bias_bin(np.array([-0.1, 0.0, 0.35, 0.36, 0.9, 1.0, 1.2]))
+    np.testing.assert_array_equal(bins, [0, 0, 0, 1, 4, 4, 4])
+    with pytest.raises(EvaluationError, match=r"^bins must be at least two increasing edges, got \[1.0\]$"):
+        ev.bias_bin(np.array([0.5]), bins=(1.0,))
+
+
 def test_shared_bias_bound_removes_shared_then_per_run_medians():
     # steps 300, 400 (r1) and 400 (r2): fractions 0.75, 1 and 1; errors +2, −4 (r1) and +10 (r2) points
     table = ev.shared_bias_bound(_hand_predictions(), bins=(0.0, 0.9, 1.0))

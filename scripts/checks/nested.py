@@ -4,16 +4,16 @@ The check scripts run as files (``python scripts/checks/<check>.py``), so this m
 """
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from neuneu import bench, evaluate, splits, zoo
-from neuneu.splits import Split
 from neuneu.contract import Capabilities, Forecaster, ForecasterBase, Prediction, Query, Series
+from neuneu.splits import Split
 
 PROFILE = "cpu"
 
@@ -60,10 +60,16 @@ def selection_ensemble(split: str, setting: str, series: Sequence[Series]) -> Fo
     return model
 
 
-def mae(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> float:
-    """The cell-averaged MAE of ``method`` on ``test`` (:func:`neuneu.evaluate.cell_scores`)."""
+def cell_means(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> pd.Series:
+    """The cell-averaged scores of ``method`` on ``test`` (:func:`neuneu.evaluate.cell_scores`: mae, rmse,
+    coverage80, coverage50)."""
     evaluation = evaluate.evaluate([method], test, setting=setting, split=split, context_rule=rule, reference=False)
-    return float(evaluate.cell_scores(evaluation.predictions)["mae"].mean())
+    return evaluate.cell_scores(evaluation.predictions)[["mae", "rmse", "coverage80", "coverage50"]].mean()
+
+
+def mae(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> float:
+    """The cell-averaged MAE of ``method`` on ``test``."""
+    return float(cell_means(method, test, setting=setting, split=split, rule=rule)["mae"])
 
 
 def print_verdict(rows: list[dict]) -> None:

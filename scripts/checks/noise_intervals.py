@@ -14,7 +14,7 @@ import nested
 import numpy as np
 import pandas as pd
 
-from neuneu import evaluate, splits
+from neuneu import splits
 from neuneu.contract import Forecaster, Prediction, Query, Series
 from neuneu.forecaster import Scales, conformal_scales, widen
 
@@ -66,9 +66,8 @@ def calibrated(refit: Forecaster, judge: Forecaster, validation: Sequence[Series
 
 def coverage(method: Forecaster, test: Sequence[Series], *, setting: str, split: str, rule: str) -> tuple[float, float]:
     """The cell-averaged q10–q90 and q25–q75 coverage of ``method`` on ``test``."""
-    evaluation = evaluate.evaluate([method], test, setting=setting, split=split, context_rule=rule, reference=False)
-    cells = evaluate.cell_scores(evaluation.predictions)
-    return float(cells["coverage80"].mean()), float(cells["coverage50"].mean())
+    means = nested.cell_means(method, test, setting=setting, split=split, rule=rule)
+    return float(means["coverage80"]), float(means["coverage50"])
 
 
 def main() -> None:

@@ -4,8 +4,9 @@ run the target lies (pre-registered in neuneu/zoo.py before it ran).
 Every extrapolating method ends too low the farther ahead it forecasts (chapter 6, error by horizon), the default
 less than the laws but still. The candidate learns that trend where the split allows it, on the validation runs:
 per setting and context rule, the selection ensemble (trained without those runs, as its calibration is) answers
-the validation questions, and in each of BINS of the target's fraction of its run's tokens the weighted median of
-(truth − median) — each (run, task) trajectory weighing one — is the shift. The refit ensemble's five quantiles
+the validation questions, and in each bin of the target's fraction of its run's tokens (neuneu.evaluate.BIAS_BINS,
+the bins of chapter 6's oracle bound) the weighted median of (truth − median) — each (run, task) trajectory
+weighing one — is the shift. The refit ensemble's five quantiles
 are moved by the shift of each target's bin. Needs the nested models (`python -m neuneu.zoo --nested`).
 Run: `TQDM_DISABLE=1 .venv/bin/python scripts/checks/validation_shift.py` (a few minutes).
 """
@@ -16,15 +17,12 @@ from typing import Sequence
 import nested
 import numpy as np
 
-from neuneu import splits
+from neuneu import evaluate, splits
 from neuneu.contract import ForecasterBase, Prediction, Query, Series, anchored_question, context_end
 
-BINS = np.array([0.0, 0.36, 0.52, 0.68, 0.84, 1.0 + 1e-9])  # fractions of the run's final tokens
-
-
 def _bin(query: Query) -> np.ndarray:
-    fraction = np.asarray(query.tokens, dtype=float) / float(query.final_tokens)
-    return np.clip(np.searchsorted(BINS, fraction, side="right") - 1, 0, len(BINS) - 2)
+    """The :data:`neuneu.evaluate.BIAS_BINS` bin of each target's fraction of the run's final tokens."""
+    return evaluate.bias_bin(np.asarray(query.tokens, dtype=float) / float(query.final_tokens))
 
 
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -35,8 +33,8 @@ def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 def validation_shifts(selection: ForecasterBase, validation: Sequence[Series], setting: str, rule: str
                       ) -> np.ndarray:
-    """Per bin of BINS, the weighted median of (truth − median) of ``selection`` on the ``validation`` series'
-    questions under ``rule`` (0 for a bin no target falls in)."""
+    """Per bin of :data:`neuneu.evaluate.BIAS_BINS`, the weighted median of (truth − median) of ``selection`` on
+    the ``validation`` series' questions under ``rule`` (0 for a bin no target falls in)."""
     pairs, truths = [], []
     for s in validation:
         end = context_end(s, rule=rule)
@@ -48,7 +46,7 @@ def validation_shifts(selection: ForecasterBase, validation: Sequence[Series], s
     weight = np.concatenate([np.full(len(t), 1.0 / len(t)) for t in truths])
     where = np.concatenate([_bin(q) for _, q in pairs])
     return np.array([_weighted_median(residual[where == b], weight[where == b]) if np.any(where == b) else 0.0
-                     for b in range(len(BINS) - 1)])
+                     for b in range(len(evaluate.BIAS_BINS) - 1)])
 
 
 class Shifted(nested.Wrapped):
