@@ -6,10 +6,16 @@ writer (``mkstemp``), so processes that share a directory — shards of one coll
 each rename their own complete copy. Every writer in the package goes through :func:`replacing` (or its callback
 form :func:`atomic_write`, or :func:`replacing_directory` for a directory filled as a whole); the helpers below
 only choose how the bytes are produced.
+
+:func:`locked` is the companion for work worth doing once: notebooks run side by side (``make test``, ``make book``)
+ask for the same baseline answers and the same build-folder models at the same time; the second waits for the
+first and then reads what it wrote instead of computing it again (or racing it into the same folder).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +23,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from neuneu.paths import BUILD_DIR
 
 FILE_MODE = 0o644  # mkstemp creates 0600; outputs are meant to be read by others
 
@@ -67,6 +75,29 @@ def replacing_directory(path: Path | str) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def lock_file(target: Path | str) -> Path:
+    """The lock file of ``target`` (a file or folder worth producing once): in the build folder, named by the
+    target's absolute path, so no lock file lands among committed data or in a user's folder."""
+    target = Path(target)
+    digest = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:16]
+    return BUILD_DIR / "locks" / f"{target.name}-{digest}.lock"
+
+
+@contextmanager
+def locked(target: Path | str) -> Iterator[None]:
+    """Hold the exclusive lock of ``target`` (:func:`lock_file`) for the block: another process, or another
+    thread, asking for the same target waits until it is released. POSIX advisory locks (``flock``): the kernel
+    releases them when a holder dies, so a killed run never leaves a stale lock."""
+    path = lock_file(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_bytes(path: Path | str, data: bytes) -> Path:

@@ -112,21 +112,25 @@ def _cache_key(split: Split, methods: Sequence[Forecaster], setting: str, rule: 
 
 
 def _cached_evaluation(cache: Path | None, key: str, compute) -> evaluate.Evaluation:
-    """``compute()``'s evaluation, read from ``cache/key`` when there (written there, atomically, when not)."""
-    folder = None if cache is None else Path(cache) / key
-    if folder is not None and (folder / "skipped.json").is_file():
-        return evaluate.Evaluation(pd.read_parquet(folder / "predictions.parquet"),
-                                   pd.read_parquet(folder / "method_stats.parquet"),
-                                   pd.read_parquet(folder / "cells.parquet"),
-                                   Counter(json.loads((folder / "skipped.json").read_text())))
-    result = compute()
-    if folder is not None and not folder.exists():
-        with atomic.replacing_directory(folder) as tmp:
-            result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
-            result.method_stats.to_parquet(tmp / "method_stats.parquet", index=False)
-            result.cells.to_parquet(tmp / "cells.parquet", index=False)
-            (tmp / "skipped.json").write_text(json.dumps(dict(result.skipped)))
-    return result
+    """``compute()``'s evaluation, read from ``cache/key`` when there (written there, atomically, when not). A
+    process that finds another computing the same key waits for it and reads its answers (:func:`atomic.locked`)."""
+    if cache is None:
+        return compute()
+    folder = Path(cache) / key
+    with atomic.locked(folder):
+        if (folder / "skipped.json").is_file():
+            return evaluate.Evaluation(pd.read_parquet(folder / "predictions.parquet"),
+                                       pd.read_parquet(folder / "method_stats.parquet"),
+                                       pd.read_parquet(folder / "cells.parquet"),
+                                       Counter(json.loads((folder / "skipped.json").read_text())))
+        result = compute()
+        if not folder.exists():
+            with atomic.replacing_directory(folder) as tmp:
+                result.predictions.to_parquet(tmp / "predictions.parquet", index=False)
+                result.method_stats.to_parquet(tmp / "method_stats.parquet", index=False)
+                result.cells.to_parquet(tmp / "cells.parquet", index=False)
+                (tmp / "skipped.json").write_text(json.dumps(dict(result.skipped)))
+        return result
 
 
 def run_benchmark(methods: Sequence[Forecaster], series: Sequence[Series], *, splits: Iterable[str | Split],

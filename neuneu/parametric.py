@@ -25,6 +25,7 @@ but not the same numbers as, the baselines' multi-start trust-region fits, which
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Mapping, Sequence
@@ -114,10 +115,21 @@ def fit_law(loss: np.ndarray, acc: np.ndarray, max_points: int = 600) -> Law | N
     return Law(a, k, l0, b)
 
 
+#: Precise laws already fitted in this process, by a digest of their (log loss, accuracy) points: every model
+#: of a split reads the same laws of the same training side, and a chapter loads dozens of models (the fit is
+#: deterministic, so a repeated fit would only return the same law again, a second or more later).
+_PRECISE_LAWS: dict[bytes, Law | None] = {}
+
+
 def _precise_law(loss: np.ndarray, acc: np.ndarray) -> Law | None:
     with np.errstate(all="ignore"):
-        fitted = fit_loss_logistic(np.log(np.asarray(loss, dtype=float)), np.asarray(acc, dtype=float))
-    return None if fitted is None else Law(*(float(v) for v in fitted.params))
+        x, y = np.log(np.asarray(loss, dtype=float)), np.asarray(acc, dtype=float)
+    key = hashlib.blake2b(x.tobytes() + y.tobytes(), digest_size=20).digest()
+    if key not in _PRECISE_LAWS:
+        with np.errstate(all="ignore"):
+            fitted = fit_loss_logistic(x, y)
+        _PRECISE_LAWS[key] = None if fitted is None else Law(*(float(v) for v in fitted.params))
+    return _PRECISE_LAWS[key]
 
 
 @dataclass(frozen=True)

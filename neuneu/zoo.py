@@ -540,31 +540,42 @@ def obtain(spec: ModelSpec, series: Sequence[Series], profile: str, *, retrain: 
             forecast.calibrate(split.validation_series())
         return forecast
     folder = weights_dir(spec, profile, root)
-    if not retrain and (folder / "model.safetensors").is_file():
-        loaded = NeuNeuForecaster.load(folder)
-        try:
-            check_record(loaded, spec, split, folder)
-        except StaleWeightsError:
-            if folder.resolve().is_relative_to(WEIGHTS_DIR.resolve()):
-                raise  # committed weights are never silently replaced
-            return obtain(spec, series, profile, retrain=True, root=root, split=split)  # a build cache: rebuild
-        loaded._name = spec.method
-        if spec.loss_input == "law":  # the weights were trained with the law of the split's fit side
-            return LawNeuNeu(loaded).fit_law(split.fit_side())
-        return loaded
+    with atomic.locked(folder):  # one trainer per folder: a second process waits, then loads it
+        loaded = None if retrain else _load_checked(spec, split, folder)
+        if loaded is None:
+            if folder.exists():
+                shutil.rmtree(folder)
+            init = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root) if spec.pretrained \
+                else None
+            selection = obtain(spec.selection, series, profile, root=root, split=split) if spec.refit else None
+            model = train_spec(spec, split, profile, folder, init, selection)
+            history = model.result.history if model.result is not None else []
+            atomic.write_json(folder / "history.json", history, indent=1, sort_keys=False)
+            return model
+    loaded._name = spec.method
+    if spec.loss_input == "law":  # the weights were trained with the law of the split's fit side
+        return LawNeuNeu(loaded).fit_law(split.fit_side())
+    return loaded
+
+
+def _load_checked(spec: ModelSpec, split: Split, folder: Path) -> NeuNeuForecaster | None:
+    """The model in ``folder`` when it holds ``spec`` trained on ``split``; None when a build folder must be
+    (re)trained. Committed weights are never silently replaced: missing or stale, they raise."""
     committed = folder.resolve().is_relative_to(WEIGHTS_DIR.resolve())
-    if committed and not retrain:
-        raise MissingWeightsError(f"{folder} has no model.safetensors: the committed weights of {spec.name} are "
-                                  f"missing; restore them (git checkout -- {folder}) or retrain them "
-                                  f"(python -m neuneu.zoo --only {spec.name})")
-    if folder.exists():
-        shutil.rmtree(folder)
-    init = obtain(pretrained_spec(spec.setting, spec.seed), [], profile, root=root) if spec.pretrained else None
-    selection = obtain(spec.selection, series, profile, root=root, split=split) if spec.refit else None
-    model = train_spec(spec, split, profile, folder, init, selection)
-    history = model.result.history if model.result is not None else []
-    atomic.write_json(folder / "history.json", history, indent=1, sort_keys=False)
-    return model
+    if not (folder / "model.safetensors").is_file():
+        if committed:
+            raise MissingWeightsError(f"{folder} has no model.safetensors: the committed weights of {spec.name} "
+                                      f"are missing; restore them (git checkout -- {folder}) or retrain them "
+                                      f"(python -m neuneu.zoo --only {spec.name})")
+        return None
+    loaded = NeuNeuForecaster.load(folder)
+    try:
+        check_record(loaded, spec, split, folder)
+    except StaleWeightsError:
+        if committed:
+            raise
+        return None  # a build cache: rebuild it
+    return loaded
 
 
 def _prior_only(spec: ModelSpec, profile: str, root: Path | None, split: Split) -> NeuNeuForecaster:

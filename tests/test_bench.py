@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from neuneu import bench, cli
+from neuneu import bench, cli, evaluate
 from neuneu.baselines import LinearLogCompute, PaperLogistic
 from neuneu.contract import TrainedOnTestError
 from neuneu.forecaster import NeuNeuForecaster
@@ -167,6 +170,26 @@ def test_baseline_answers_are_cached_by_code_data_and_protocol(tmp_path: Path) -
     third = bench.run_benchmark([LinearLogCompute()], ladder()[:4] + [curve_series("s9", size=3e9, seed=9)],
                                 splits=["heldout-sizes"], rules=("index",), cache=tmp_path)
     assert len(list(tmp_path.iterdir())) == 4 and not third.predictions.equals(first.predictions)  # new data
+
+
+def test_a_second_process_waits_for_a_baseline_evaluation_under_way_and_reads_it(tmp_path: Path) -> None:
+    calls, results = [], []
+    answer = bench.run_benchmark([LinearLogCompute()], ladder(), splits=["heldout-sizes"], rules=("index",),
+                                 settings=("forecast",), cache=None)
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for the other thread to ask for the same key meanwhile
+        return evaluate.Evaluation(answer.predictions, answer.method_stats, answer.cells, Counter())
+
+    threads = [threading.Thread(target=lambda: results.append(bench._cached_evaluation(tmp_path, "key", compute)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 2  # computed once; the waiting thread read the cached copy
+    pd.testing.assert_frame_equal(results[0].predictions, results[1].predictions, check_dtype=False)
 
 
 def predictions_frame(answers: dict[str, list[float]], truth: list[float], *, rule: str = "index",

@@ -4,6 +4,8 @@ rules and query building, the one atomic writer and the one profile table."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from neuneu.contract import (
     format_pools,
     task_format,
 )
+from neuneu.paths import BUILD_DIR
 from neuneu.samples import synthetic_series
 
 
@@ -89,6 +92,31 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path: Path) -> None:
         atomic.atomic_write(target, fail)
     assert json.loads(target.read_text()) == {"a": 1} and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
     assert oct(target.stat().st_mode & 0o777) == "0o644"
+
+
+def test_locked_makes_a_second_holder_wait_and_leaves_no_file_beside_its_target(tmp_path: Path) -> None:
+    target, events, inside = tmp_path / "model", [], threading.Event()
+
+    def first() -> None:
+        with atomic.locked(target):
+            events.append("first in")
+            inside.set()
+            time.sleep(0.3)
+            events.append("first out")
+
+    def second() -> None:
+        inside.wait()
+        with atomic.locked(target):
+            events.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert events == ["first in", "first out", "second in"]
+    assert list(tmp_path.iterdir()) == [] and atomic.lock_file(target).parent == BUILD_DIR / "locks"
+    assert atomic.lock_file(target) != atomic.lock_file(tmp_path / "other" / "model")  # by full path, not name
 
 
 def test_one_profile_table_decides_every_size() -> None:

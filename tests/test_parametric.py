@@ -143,6 +143,16 @@ def test_laws_are_per_family_and_loss_kind_and_a_family_never_seen_reads_none() 
     assert fills["unseen_task_law"] == 1
 
 
+def test_a_precise_law_is_fitted_once_per_process_for_the_same_points(monkeypatch) -> None:
+    s = synthetic_series(n_runs=3, n_tasks=2, n_points=20, seed=5)
+    first = P.TaskLaws.fit(s)
+    monkeypatch.setattr(P, "fit_loss_logistic", lambda *a: (_ for _ in ()).throw(AssertionError("fitted again")))
+    assert P.TaskLaws.fit(s) == first  # every model of a split reads the same laws: fitted once
+    changed = [dataclasses.replace(s[0], values=s[0].values + 0.01), *s[1:]]
+    with pytest.raises(AssertionError, match="fitted again"):  # other points, another fit
+        P.TaskLaws.fit(changed)
+
+
 def format_suite() -> list:
     """Two rising ranked-classification tasks and two multiple-choice tasks stuck at chance, on three runs."""
     rng = np.random.default_rng(3)

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import threading
 from collections import Counter
 from types import SimpleNamespace
 
@@ -90,6 +91,20 @@ def test_obtain_trains_into_root_then_loads_from_it(tmp_path) -> None:
     assert json.loads((folder / "config.json").read_text())["trained_on"]["split"] == "custom"
     loaded = zoo.obtain(spec, [], "smoke", root=tmp_path, split=split)
     assert loaded.result is None and loaded.model.config.tasks == trained.model.config.tasks == ("task0", "task1")
+
+
+def test_two_processes_asking_for_one_build_model_train_it_once(tmp_path, monkeypatch) -> None:
+    split, spec, trained, models = tiny_split(), zoo.ModelSpec("custom", "forecast", "mean"), [], []
+    real = zoo.train_spec
+    monkeypatch.setattr(zoo, "train_spec", lambda *a, **k: trained.append(1) or real(*a, **k))
+    threads = [threading.Thread(target=lambda: models.append(zoo.obtain(spec, [], "smoke", root=tmp_path,
+                                                                        split=split))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(trained) == 1 and len(models) == 2  # the second waited for the first, then loaded its weights
+    assert sorted(m.result is None for m in models) == [False, True]
 
 
 def test_stale_committed_weights_are_refused_and_stale_build_weights_retrained(tmp_path, monkeypatch) -> None:
