@@ -51,7 +51,7 @@ book: notebooks
 
 test: $(FETCHED)
 	$(PY) -m neuneu.runbook --profile smoke --out $(NB_SMOKE) --jobs $(JOBS)
-	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q
+	$(PY) -m pytest tests $(NB_SMOKE) --nbval --nbval-sanitize-with tests/sanitize.cfg -q -n $(JOBS) --dist loadscope
 
 bench: $(FETCHED)
 	$(PY) -m neuneu.bench --profile cpu --jobs $(JOBS)

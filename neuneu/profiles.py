@@ -5,7 +5,8 @@ Every notebook has a papermill parameter ``PROFILE``; every module that has size
 ``neuneu.collect.config_for``), and the notebooks branch only on the fields below (``tasks``, ``seeds``), never on
 the profile's name:
 
-* ``smoke`` — seconds per notebook; CI and ``make test``.
+* ``smoke`` — about 7 minutes for every notebook on two cores (toy models, trained on first use); CI and
+  ``make test``.
 * ``cpu``   — the default for ``make book``: real results on a 2-core laptop.
 * ``full``  — paper scale on one GPU (H100-class).
 
