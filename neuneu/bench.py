@@ -403,6 +403,37 @@ def winners(summary: pd.DataFrame, metric: str = "mae") -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
+#: The benchmark targets set for the default (chapters 6 and 7 show each, met or not): below every baseline in
+#: every split, setting and context rule; on held-out sizes at least this much below the best baseline (forecast)
+#: and below the paper-logistic law (loss_given); q10–q90 coverage inside this band.
+SIZES_MARGIN = 0.20
+COVERAGE_BAND = (0.75, 0.85)
+
+
+def targets(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per (context rule, setting, split) of ``summary``: each benchmark target the default model has there, what it
+    needs, the default's value and whether it is met (:data:`SIZES_MARGIN`, :data:`COVERAGE_BAND`)."""
+    rows = []
+    lo, hi = COVERAGE_BAND
+    for (rule, setting, split), g in summary.groupby(["context_rule", "setting", "split"], sort=True):
+        default = g[g["method"] == zoo.DEFAULT_NAMES[setting]]
+        baselines = g[g["kind"] == "baseline"].dropna(subset=["mae"])
+        if default.empty or baselines.empty:
+            continue
+        ours, best = default.iloc[0], baselines.nsmallest(1, "mae").iloc[0]
+        cell = {"context_rule": rule, "setting": setting, "split": split}
+        rows.append({**cell, "target": "below every baseline", "needs": f"< {best['mae']:.3f} ({best['method']})",
+                     "value": ours["mae"], "met": bool(ours["mae"] < best["mae"])})
+        law = best if setting == "forecast" else baselines[baselines["method"] == "paper-logistic"].iloc[0]
+        if split == "heldout-sizes":
+            limit = (1 - SIZES_MARGIN) * law["mae"]
+            rows.append({**cell, "target": f"{SIZES_MARGIN:.0%} below {law['method']}",
+                         "needs": f"≤ {limit:.3f}", "value": ours["mae"], "met": bool(ours["mae"] <= limit)})
+        rows.append({**cell, "target": "q10–q90 coverage", "needs": f"{lo:.2f}–{hi:.2f}",
+                     "value": ours["coverage80"], "met": bool(lo <= ours["coverage80"] <= hi)})
+    return pd.DataFrame(rows, columns=["context_rule", "setting", "split", "target", "needs", "value", "met"])
+
+
 def forecasts_for(predictions: pd.DataFrame, run: str, task: str, *, split: str, setting: str,
                   methods: Sequence[str], rule: str = HEADLINE_RULE) -> tuple[int, dict]:
     """(context end, {method: (median, quantiles)}) of one trajectory — what :func:`neuneu.plots.plot_forecasts`

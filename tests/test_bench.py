@@ -192,6 +192,33 @@ def test_a_second_process_waits_for_a_baseline_evaluation_under_way_and_reads_it
     pd.testing.assert_frame_equal(results[0].predictions, results[1].predictions, check_dtype=False)
 
 
+def test_targets_say_what_the_default_needs_and_whether_it_is_met() -> None:
+    def row(split, setting, method, kind, mae, coverage=None):
+        return {"context_rule": "index", "setting": setting, "split": split, "method": method, "kind": kind,
+                "mae": mae, "coverage80": coverage}
+
+    summary = pd.DataFrame([
+        row("heldout-sizes", "forecast", "neuneu", "neuneu", 1.40, 0.80),
+        row("heldout-sizes", "forecast", "two-stage", "baseline", 1.80),
+        row("heldout-sizes", "forecast", "power-law", "baseline", 2.00),
+        row("heldout-sizes", "loss_given", "neuneu-given", "neuneu", 1.30, 0.70),
+        row("heldout-sizes", "loss_given", "last-value", "baseline", 1.20),
+        row("heldout-sizes", "loss_given", "paper-logistic", "baseline", 1.50),
+        row("unseen-family", "forecast", "neuneu-mean", "neuneu", 1.00, 0.80),  # no default here: no targets
+        row("unseen-family", "forecast", "last-value", "baseline", 2.00),
+    ])
+    goals = bench.targets(summary)
+    assert goals[["split", "setting", "target", "needs", "met"]].values.tolist() == [
+        ["heldout-sizes", "forecast", "below every baseline", "< 1.800 (two-stage)", True],
+        ["heldout-sizes", "forecast", "20% below two-stage", "≤ 1.440", True],
+        ["heldout-sizes", "forecast", "q10–q90 coverage", "0.75–0.85", True],
+        ["heldout-sizes", "loss_given", "below every baseline", "< 1.200 (last-value)", False],
+        ["heldout-sizes", "loss_given", "20% below paper-logistic", "≤ 1.200", False],  # the law, not the best
+        ["heldout-sizes", "loss_given", "q10–q90 coverage", "0.75–0.85", False],
+    ]
+    assert goals["value"].tolist() == [1.40, 1.40, 0.80, 1.30, 1.30, 0.70]
+
+
 def predictions_frame(answers: dict[str, list[float]], truth: list[float], *, rule: str = "index",
                       setting: str = "forecast") -> pd.DataFrame:
     """Hand-made prediction rows: two cells (run a/task x with two targets, run b/task y with one)."""
