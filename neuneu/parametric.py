@@ -124,11 +124,10 @@ _PRECISE_LAWS: dict[bytes, Law | None] = {}
 def _precise_law(loss: np.ndarray, acc: np.ndarray) -> Law | None:
     with np.errstate(all="ignore"):
         x, y = np.log(np.asarray(loss, dtype=float)), np.asarray(acc, dtype=float)
-    key = hashlib.blake2b(x.tobytes() + y.tobytes(), digest_size=20).digest()
-    if key not in _PRECISE_LAWS:
-        with np.errstate(all="ignore"):
+        key = hashlib.blake2b(x.tobytes() + y.tobytes(), digest_size=20).digest()
+        if key not in _PRECISE_LAWS:
             fitted = fit_loss_logistic(x, y)
-        _PRECISE_LAWS[key] = None if fitted is None else Law(*(float(v) for v in fitted.params))
+            _PRECISE_LAWS[key] = None if fitted is None else Law(*(float(v) for v in fitted.params))
     return _PRECISE_LAWS[key]
 
 
